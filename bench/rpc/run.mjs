@@ -1,0 +1,230 @@
+// bench/rpc: rpc_ping through Trove's own client against our agent, a Python reference guest
+// (oslo.messaging's RPC server + Trove's SecureSerializer) and a bare amqplib floor guest, all
+// on one broker in one run; prints latency, calls/s under 16 concurrent callers and guest RSS.
+// `npm run bench:rpc [-- --help]`. A benchmark: it prints figures and never asserts timings.
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { cleanUp, openBroker, waitForConsumer } from './lib/broker.mjs';
+import { PYTHON, cpuSeconds, logTail, memoryKiB, runJson, startDaemon, startGated, stopDaemon } from './lib/procs.mjs';
+import { formatReport } from './lib/report.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '../..');
+const CALLER = join(HERE, 'caller.py');
+const ALL_GUESTS = ['reference', 'ours', 'floor'];
+
+const { values: cli } = parseArgs({
+  options: {
+    calls: { type: 'string', default: '2000' },
+    warmup: { type: 'string', default: '200' },
+    duration: { type: 'string', default: '5' },
+    procs: { type: 'string', default: '4' },
+    threads: { type: 'string', default: '4' },
+    broker: { type: 'string', default: '127.0.0.1:5672' },
+    // Another checkout or copy of the agent (its bin/ and dist/), e.g. to compare two builds.
+    'agent-root': { type: 'string', default: ROOT },
+    // Extra node flags for our agent only (space-separated), e.g. to try V8 memory flags.
+    'agent-node-args': { type: 'string', default: '' },
+    guests: { type: 'string', default: ALL_GUESTS.join(',') },
+    json: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (cli.help) {
+  process.stdout.write(
+    'usage: node bench/rpc/run.mjs [--calls 2000] [--warmup 200] [--duration 5] [--procs 4] [--threads 4]\n' +
+      '       [--broker 127.0.0.1:5672] [--guests reference,ours,floor] [--agent-root DIR]\n' +
+      '       [--agent-node-args="--flag ..."] [--json] [--keep]\n' +
+      'See bench/README.md. RabbitMQ user guest/guest; the broker must be on loopback.\n',
+  );
+  process.exit(0);
+}
+const options = {
+  calls: Number(cli.calls),
+  warmup: Number(cli.warmup),
+  duration: Number(cli.duration),
+  procs: Number(cli.procs),
+  threads: Number(cli.threads),
+  broker: cli.broker,
+  agentRoot: resolve(cli['agent-root']),
+  agentNodeArgs: cli['agent-node-args'],
+};
+const [brokerHost, brokerPort = '5672'] = options.broker.split(':');
+if (!['127.0.0.1', 'localhost', '::1'].includes(brokerHost)) throw new Error('bench/rpc runs on a loopback broker only');
+const AGENT_ROOT = resolve(cli['agent-root']);
+const AMQP_URL = `amqp://guest:guest@${brokerHost}:${brokerPort}/`;
+const RABBIT_URL = `rabbit://guest:guest@${brokerHost}:${brokerPort}/`;
+
+const t0 = Date.now();
+/** Progress on stderr, so stdout stays the report. */
+const progress = (what) => process.stderr.write(`[bench ${((Date.now() - t0) / 1000).toFixed(1)}s] ${what}\n`);
+
+/** Atomic, owner-only write (temp + rename), as the agent's own config files are written. */
+function writePrivate(path, text) {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+/** A random 32-character [A-Za-z0-9] key, the shape Trove generates per instance. */
+function instanceKey() {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  return Array.from({ length: 32 }, () => alphabet[randomInt(alphabet.length)]).join('');
+}
+
+/** Writes the two files Trove injects into a guest; both guests and our agent read them. */
+function writeGuestConfig(dir, id, key, exchange) {
+  mkdirSync(join(dir, 'state'), { recursive: true, mode: 0o700 });
+  mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
+  const agentConf = join(dir, 'trove-guestagent.conf');
+  const infoConf = join(dir, 'guest_info.conf');
+  writePrivate(
+    agentConf,
+    [
+      '[DEFAULT]',
+      `transport_url = ${RABBIT_URL}`,
+      `control_exchange = ${exchange}`,
+      // Nothing is prepared, so no heartbeat is sent; a private name keeps it that way anyway.
+      `conductor_queue = ${exchange}-conductor`,
+      'report_interval = 30',
+      'debug = false',
+      '[oslo_messaging_rabbit]',
+      'amqp_durable_queues = false',
+      'amqp_auto_delete = false',
+      '[k2hdkc]',
+      `state_dir = ${join(dir, 'state')}`,
+      `mount_point = ${join(dir, 'data')}`,
+      'http_port = 0',
+      'log_level = warn',
+      '',
+    ].join('\n'),
+  );
+  writePrivate(
+    infoConf,
+    ['[DEFAULT]', `guest_id = ${id}`, 'datastore_manager = k2hdkc', 'datastore_version = 1.0.14', 'tenant_id = bench', `instance_rpc_encr_key = ${key}`, ''].join('\n'),
+  );
+  return { agentConf, infoConf };
+}
+
+function guestCommand(name, files) {
+  if (name === 'ours') {
+    const nodeArgs = cli['agent-node-args'].split(' ').filter(Boolean);
+    return [process.execPath, [...nodeArgs, join(AGENT_ROOT, 'bin/k2hdkc-trove-agent'), '--config-file', files.agentConf, '--config-file', files.infoConf]];
+  }
+  if (name === 'reference') {
+    return [PYTHON, [join(HERE, 'reference_guest.py'), '--config-file', files.agentConf, '--config-file', files.infoConf]];
+  }
+  return [process.execPath, [join(HERE, 'floor-guest.mjs'), '--url', AMQP_URL, '--exchange', files.exchange, '--guest-info', files.infoConf]];
+}
+
+async function measureLoad(guest, confPath, logDir) {
+  const args = [CALLER, 'load', '--conf', confPath, '--instance', guest.id, '--threads', String(options.threads), '--warmup', '20', '--duration', String(options.duration)];
+  const callers = Array.from({ length: options.procs }, (_, i) => startGated(PYTHON, args, join(logDir, `load-${guest.name}-${i}.log`)));
+  const gate = Promise.all(callers.map((c) => c.ready));
+  progress(`load: ${guest.name}: ${options.procs} caller processes warming up`);
+  const gateTimeout = new Promise((_, reject) => setTimeout(() => reject(new Error('load callers not ready after 120 s')), 120_000).unref());
+  try {
+    await Promise.race([gate, gateTimeout]);
+  } catch (error) {
+    callers.forEach((c) => c.child.kill('SIGKILL'));
+    throw error;
+  }
+  progress(`load: ${guest.name}: go`);
+  const cpu0 = cpuSeconds(guest.daemon.pid);
+  callers.forEach((c) => c.go());
+  const settled = await Promise.allSettled(callers.map((c) => c.result));
+  const cpu1 = cpuSeconds(guest.daemon.pid);
+  const done = settled.filter((s) => s.status === 'fulfilled').map((s) => s.value);
+  if (done.length < callers.length) guest.notes.push(`${callers.length - done.length} load caller(s) failed: ${settled.find((s) => s.status === 'rejected').reason.message}`);
+  const calls = done.reduce((sum, r) => sum + r.calls, 0);
+  const elapsed = Math.max(...done.map((r) => r.elapsed_s));
+  return {
+    calls,
+    errors: done.reduce((sum, r) => sum + r.errors + r.warmup_errors, 0),
+    callsPerSecond: done.length > 0 ? calls / elapsed : null,
+    cpuSeconds: cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null,
+  };
+}
+
+async function main() {
+  const startedAt = new Date().toISOString();
+  const work = mkdtempSync(join(tmpdir(), 'k2hdkc-bench-'));
+  const logDir = join(work, 'logs');
+  mkdirSync(logDir, { mode: 0o700 });
+  const exchange = `trove-bench-${randomBytes(4).toString('hex')}`;
+  const run = { startedAt, host: `${hostname()}, node ${process.version}`, options, guests: {}, notes: [] };
+  const wanted = cli.guests.split(',').filter((g) => ALL_GUESTS.includes(g));
+  if (wanted.includes('ours') && !existsSync(join(AGENT_ROOT, 'dist/src/cli.js'))) {
+    run.notes.push('ours skipped: dist/src/cli.js is missing (run `npm run build` first)');
+    wanted.splice(wanted.indexOf('ours'), 1);
+  }
+  const guests = wanted.map((name) => {
+    const id = randomUUID();
+    const key = instanceKey();
+    const files = { ...writeGuestConfig(join(work, name), id, key, exchange), exchange };
+    return { name, id, key, files, notes: [], result: {} };
+  });
+  const conn = await openBroker(AMQP_URL);
+  progress(`work dir ${work}; guests ${wanted.join(', ')}`);
+  try {
+    // The caller's trove.conf and sqlite rows: how Trove's API finds each instance key.
+    const setup = await runJson(PYTHON, [CALLER, 'setup', '--workdir', join(work, 'caller'), '--transport-url', RABBIT_URL, '--exchange', exchange, '--low-timeout', '5'], {
+      input: JSON.stringify({ instances: guests.map(({ id, key }) => ({ id, key })) }),
+      logPath: join(logDir, 'caller-setup.log'),
+      timeoutMs: 120_000,
+    });
+    progress('caller set up; starting guests');
+    for (const guest of guests) {
+      const [command, args] = guestCommand(guest.name, guest.files);
+      guest.daemon = startDaemon(command, args, join(logDir, `${guest.name}.log`));
+    }
+    for (const guest of guests) {
+      try {
+        await waitForConsumer(conn, `guestagent.${guest.id}`, 30_000, guest.daemon.exited);
+        guest.up = true;
+      } catch (error) {
+        guest.notes.push(`did not start: ${error.message}\n${logTail(guest.daemon.logPath)}`);
+      }
+    }
+    const live = guests.filter((g) => g.up);
+    const latencyArgs = (g) => [CALLER, 'latency', '--conf', setup.conf_path, '--instance', g.id, '--warmup', String(options.warmup), '--calls', String(options.calls), '--max-seconds', '30'];
+    for (const guest of live) {
+      progress(`latency: ${guest.name}`);
+      guest.result.latency = await runJson(PYTHON, latencyArgs(guest), { logPath: join(logDir, `latency-${guest.name}.log`), timeoutMs: 150_000 }).catch((error) => {
+        guest.notes.push(`latency: ${error.message}`);
+        return undefined;
+      });
+    }
+    for (const guest of live) {
+      progress(`load: ${guest.name}`);
+      guest.result.load = await measureLoad(guest, setup.conf_path, logDir).catch((error) => {
+        guest.notes.push(`load: ${error.message}`);
+        return undefined;
+      });
+    }
+    for (const guest of live) guest.result.memory = memoryKiB(guest.daemon.pid);
+    progress('done; stopping guests');
+  } finally {
+    await Promise.all(guests.filter((g) => g.daemon).map((g) => stopDaemon(g.daemon)));
+    await cleanUp(conn, guests.map((g) => g.id), exchange).catch(() => {});
+    await conn.close().catch(() => {});
+  }
+  for (const guest of guests) {
+    run.guests[guest.name] = guest.result;
+    run.notes.push(...guest.notes.map((n) => `${guest.name}: ${n}`));
+  }
+  if (cli.keep || run.notes.length > 0) run.notes.push(`work dir kept: ${work}`);
+  else rmSync(work, { recursive: true, force: true });
+  process.stdout.write(`${formatReport(run)}\n`);
+  if (cli.json) process.stdout.write(`${JSON.stringify(run)}\n`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`bench/rpc: ${error.stack ?? error}\n`);
+  process.exitCode = 1;
+});

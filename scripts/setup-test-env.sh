@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Makes this machine able to run the whole suite; safe to run again and again.
+#  - Debian packages the conformance tests drive: Trove's own guest client and conductor
+#    (python3-trove, trove-conductor, python3-troveclient) and RabbitMQ; installed only if missing.
+#  - RabbitMQ answering on 127.0.0.1:5672; started with `rabbitmq-server -detached` if not.
+set -euo pipefail
+
+PACKAGES=(python3-trove trove-conductor python3-troveclient rabbitmq-server)
+AMQP_HOST=127.0.0.1
+AMQP_PORT=5672
+WAIT_SECONDS=90
+
+log() { printf 'setup-test-env: %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+amqp_answers() {
+  # bash's /dev/tcp: no extra tool needed; the subshell closes the socket again.
+  (exec 3<>"/dev/tcp/${AMQP_HOST}/${AMQP_PORT}") 2>/dev/null
+}
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  installed "$pkg" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing ${missing[*]}"
+  as_root apt-get update
+  # noninteractive: trove-common's debconf questions (database setup) take their defaults.
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+fi
+
+if ! amqp_answers; then
+  log "starting RabbitMQ"
+  as_root rabbitmq-server -detached
+  deadline=$((SECONDS + WAIT_SECONDS))
+  until amqp_answers; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      log "RabbitMQ did not answer on ${AMQP_HOST}:${AMQP_PORT} within ${WAIT_SECONDS}s"
+      exit 1
+    fi
+    sleep 0.5
+  done
+fi
+# The listener opens late in boot, but wait for the app itself to be fully up as well.
+as_root rabbitmqctl await_startup --timeout "$WAIT_SECONDS" >/dev/null
+log "ready: $(/usr/bin/python3 -c 'import trove, oslo_messaging; print("python3-trove", trove.__file__)'), RabbitMQ on ${AMQP_HOST}:${AMQP_PORT}"

@@ -1,0 +1,146 @@
+import type { AgentConfig } from './config/types';
+import type { Logger } from './log';
+import { ConductorApi } from './conductor/api';
+import { HeartbeatLoop } from './conductor/heartbeat';
+import { BaseDatastore } from './guest/base-datastore';
+import { buildGuestMethods } from './guest/methods';
+import { PrepareController } from './guest/prepare';
+import { HttpServer } from './http/server';
+import { Metrics } from './http/metrics';
+import { SecureSerializer } from './rpc/secure';
+import { RpcServer } from './rpc/server';
+import type { Caster } from './rpc/types';
+
+/**
+ * The one place that builds and wires the modules. Start order: HTTP (so /healthz answers while
+ * connecting), prepare state from the markers, RPC consume, then heartbeats if already prepared.
+ * Stop is the reverse: heartbeats, RPC (stop consuming, finish in-flight calls), HTTP.
+ */
+export class Agent {
+  private readonly log: Logger;
+  private readonly metrics = new Metrics();
+  private readonly heartbeat: HeartbeatLoop;
+  private readonly prepare: PrepareController;
+  private readonly rpc: RpcServer;
+  private readonly http: HttpServer | null;
+  private stopping: Promise<void> | null = null;
+
+  constructor(private readonly config: AgentConfig, log: Logger) {
+    this.log = log.child({ component: 'agent', guestId: config.guest.guestId });
+    const { guest, agent, messaging } = config;
+
+    // The conductor client publishes through the RPC server's connection, which needs the method
+    // table, which needs prepare, which needs the conductor: a forwarding caster breaks the cycle.
+    const caster: Caster = { cast: (topic, method, args, options) => this.rpc.cast(topic, method, args, options) };
+    const conductor = new ConductorApi({
+      caster,
+      conductorQueue: messaging.conductorQueue,
+      guestId: guest.guestId,
+      encryptionKey: guest.instanceRpcEncrKey,
+      log: log.child({ component: 'conductor' }),
+      onHeartbeat: (ok) => this.metrics.onHeartbeat(ok),
+    });
+    const datastore = new BaseDatastore({ mountPoint: agent.mountPoint, stateDir: agent.stateDir, log: log.child({ component: 'datastore' }) });
+    this.heartbeat = new HeartbeatLoop({
+      sender: conductor,
+      statusProvider: () => datastore.status(),
+      intervalMs: config.reportIntervalMs,
+      stateDir: agent.stateDir,
+      log: log.child({ component: 'heartbeat' }),
+    });
+    this.prepare = new PrepareController({
+      stateDir: agent.stateDir,
+      datastore,
+      conductor,
+      heartbeat: this.heartbeat,
+      log: log.child({ component: 'prepare' }),
+    });
+    this.rpc = new RpcServer({
+      messaging,
+      guestId: guest.guestId,
+      serializer: new SecureSerializer(guest.instanceRpcEncrKey),
+      methods: buildGuestMethods({
+        guestId: guest.guestId,
+        datastoreManager: guest.datastoreManager,
+        mountPoint: agent.mountPoint,
+        // Logs go to stdout (the journal on a VM); there is no file for guest_log_list to publish.
+        guestLogFile: null,
+        prepare: this.prepare,
+        log: log.child({ component: 'guest' }),
+      }),
+      log: log.child({ component: 'rpc' }),
+      observer: this.metrics,
+      maxMessageBytes: agent.maxMessageBytes,
+    });
+    this.http =
+      agent.httpPort === 0
+        ? null
+        : new HttpServer({
+            host: agent.httpHost,
+            port: agent.httpPort,
+            metrics: this.metrics,
+            health: {
+              brokerConnected: () => this.rpc.connected,
+              prepared: () => this.prepare.state === 'prepared',
+              lastHeartbeatAt: () => conductor.lastHeartbeatAt,
+            },
+            heartbeatStaleSeconds: Math.max(90, (3 * config.reportIntervalMs) / 1000),
+            log: log.child({ component: 'http' }),
+          });
+  }
+
+  async start(): Promise<void> {
+    const { guest, messaging } = this.config;
+    this.log.info(
+      {
+        sources: this.config.sources,
+        brokers: messaging.transportUrl.hosts.map((h) => `${h.host}:${h.port}`),
+        controlExchange: messaging.controlExchange,
+        secureRpc: guest.instanceRpcEncrKey !== null,
+      },
+      'agent starting',
+    );
+    if (this.http !== null) {
+      // The endpoint is for local monitoring; Trove must still be served when its port is taken.
+      await this.http.start().then(
+        (address) => this.log.info(address, 'health endpoint listening'),
+        (error: unknown) => this.log.error({ err: error }, 'health endpoint could not start; continuing without it'),
+      );
+    }
+    const state = await this.prepare.restore();
+    await this.rpc.start();
+    if (await this.heartbeat.startIfPrepared()) this.log.info('already prepared: heartbeats resumed');
+    this.log.info({ prepareState: state }, 'agent started');
+  }
+
+  /** Idempotent; later calls wait for the first. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log.info('agent stopping');
+      await this.heartbeat.stop();
+      await this.rpc.stop(this.config.agent.shutdownGraceMs);
+      await this.http?.close();
+      this.log.info('agent stopped');
+    })();
+    return this.stopping;
+  }
+
+  /** Starts, then runs until SIGTERM or SIGINT; returns the process exit code. */
+  async runUntilSignalled(): Promise<number> {
+    const signalled = new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
+    try {
+      await this.start();
+    } catch (error) {
+      this.log.error({ err: error }, 'agent failed to start');
+      await this.stop().catch(() => undefined);
+      return 1;
+    }
+    const signal = await signalled;
+    this.log.info({ signal }, 'signal received');
+    await this.stop();
+    return 0;
+  }
+}

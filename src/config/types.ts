@@ -1,0 +1,78 @@
+/** One broker from transport_url (`rabbit://user:pass@host:port,user:pass@host2:port/vhost`). */
+export interface BrokerHost {
+  readonly host: string;
+  readonly port: number;
+  readonly username: string;
+  readonly password: string;
+}
+
+export interface TransportUrl {
+  /** Tried in turn on connect and on every reconnect. */
+  readonly hosts: readonly BrokerHost[];
+  /** Decoded virtual host; '/' when the URL has none. */
+  readonly vhost: string;
+  /** `rabbit` or `amqp`; TLS is chosen by [oslo_messaging_rabbit] ssl, as in oslo. */
+  readonly scheme: string;
+}
+
+/** [oslo_messaging_rabbit] flags that change how queues and exchanges are declared (spec §2.2). */
+export interface RabbitConfig {
+  readonly amqpDurableQueues: boolean;
+  readonly amqpAutoDelete: boolean;
+  readonly rabbitHaQueues: boolean;
+  readonly rabbitQuorumQueue: boolean;
+  /** Seconds; becomes x-expires (ms) on fanout and reply queues only. 0 disables. */
+  readonly rabbitTransientQueuesTtl: number;
+  readonly rabbitQosPrefetchCount: number;
+  readonly ssl: boolean;
+  readonly sslCaFile: string | null;
+  readonly sslCertFile: string | null;
+  readonly sslKeyFile: string | null;
+  /** Seconds; AMQP heartbeat negotiated with the broker. */
+  readonly heartbeatTimeoutThreshold: number;
+}
+
+export interface MessagingConfig {
+  readonly transportUrl: TransportUrl;
+  readonly controlExchange: string;
+  readonly conductorQueue: string;
+  readonly rabbit: RabbitConfig;
+}
+
+/** What Trove writes into /etc/trove/conf.d/guest_info.conf. */
+export interface GuestInfoConfig {
+  readonly guestId: string;
+  readonly datastoreManager: string;
+  readonly datastoreVersion: string | null;
+  readonly tenantId: string | null;
+  /** null when the controller runs with enable_secure_rpc_messaging=False. */
+  readonly instanceRpcEncrKey: string | null;
+}
+
+/** The agent's own [k2hdkc] group (agent runtime part; the K2HDKC manager adds its keys). */
+export interface AgentRuntimeConfig {
+  /** Where the prepare markers live (Trove's guest uses /opt/trove-guestagent). */
+  readonly stateDir: string;
+  /** Default path for get_filesystem_stats when fs_path is null. */
+  readonly mountPoint: string;
+  readonly devicePath: string;
+  readonly httpHost: string;
+  /** 0 disables the health/metrics endpoint. */
+  readonly httpPort: number;
+  readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  /** How long SIGTERM waits for in-flight calls. */
+  readonly shutdownGraceMs: number;
+  /** Bodies larger than this are answered with a failure (or dropped) without being parsed. */
+  readonly maxMessageBytes: number;
+}
+
+export interface AgentConfig {
+  /** Files read, in the order they were applied. */
+  readonly sources: readonly string[];
+  readonly guest: GuestInfoConfig;
+  readonly messaging: MessagingConfig;
+  readonly reportIntervalMs: number;
+  readonly agent: AgentRuntimeConfig;
+  /** Every key of [k2hdkc] as read (strings), for the K2HDKC manager to validate on its own. */
+  readonly k2hdkcRaw: Readonly<Record<string, string>>;
+}

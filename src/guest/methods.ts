@@ -1,0 +1,90 @@
+import { promises as fs } from 'node:fs';
+import type { Logger } from '../log';
+import type { CallContext, MethodEntry, MethodTable } from '../rpc/types';
+import { getFilesystemStats, type FilesystemStats } from '../system/fs-stats';
+import { toPrepareRequest } from './datastore';
+import type { PrepareController } from './prepare';
+import {
+  getFilesystemStatsSchema,
+  guestLogListSchema,
+  prepareSchema,
+  rpcPingSchema,
+  type GetFilesystemStatsArgs,
+  type PrepareArgs,
+} from './schemas';
+
+export interface GuestMethodsDeps {
+  readonly guestId: string;
+  /** guest_info.conf datastore_manager; part of the log's Swift metafile name. */
+  readonly datastoreManager: string;
+  /** Default path of get_filesystem_stats. */
+  readonly mountPoint: string;
+  /** The agent's own log file, or null when it logs to stdout/journald only. */
+  readonly guestLogFile: string | null;
+  readonly prepare: Pick<PrepareController, 'prepare'>;
+  readonly log: Logger;
+}
+
+/** One entry of guest_log_list, as Trove's GuestLog.show() (spec §5); returned verbatim to users. */
+export interface GuestLogEntry {
+  readonly name: string;
+  readonly type: 'SYS' | 'USER';
+  readonly status: string;
+  readonly published: number;
+  readonly pending: number;
+  readonly container: string;
+  readonly prefix: string;
+  readonly metafile: string;
+}
+
+function entry<A>(name: string, schema: Readonly<Record<string, unknown>>, handler: (args: A, call: CallContext) => unknown): MethodEntry {
+  // ajv has checked args against `schema` before the handler runs (src/rpc dispatcher).
+  return { name, schema, handler: (args, call) => handler(args as A, call) };
+}
+
+/**
+ * The methods this guest serves (Trove's Manager, written as data). Names Trove sends that are
+ * not here (the SQL user/database calls, replication, ...) get NoSuchMethod from the dispatcher,
+ * which is what Trove's base manager answers for many of them too.
+ */
+export function buildGuestMethods(deps: GuestMethodsDeps): MethodTable {
+  return [
+    entry('rpc_ping', rpcPingSchema, () => true),
+    entry<GetFilesystemStatsArgs>('get_filesystem_stats', getFilesystemStatsSchema, (args): Promise<FilesystemStats> =>
+      getFilesystemStats(args.fs_path ?? deps.mountPoint),
+    ),
+    entry('guest_log_list', guestLogListSchema, () => listGuestLogs(deps)),
+    // A cast: the controller gets no reply and follows progress through heartbeats.
+    entry<PrepareArgs>('prepare', prepareSchema, (args, call) => deps.prepare.prepare(toPrepareRequest(args), call)),
+  ];
+}
+
+/**
+ * The agent's own log as the one SYS log Trove can list. Publishing to Swift is not implemented,
+ * so nothing is ever published: everything present is pending.
+ */
+export async function listGuestLogs(deps: Pick<GuestMethodsDeps, 'guestId' | 'datastoreManager' | 'guestLogFile'>): Promise<GuestLogEntry[]> {
+  let size: number | null = null;
+  if (deps.guestLogFile !== null) {
+    try {
+      const stats = await fs.stat(deps.guestLogFile);
+      if (stats.isFile()) size = stats.size;
+    } catch {
+      size = null;
+    }
+  }
+  // Trove's statuses: Unavailable (no file), Enabled (empty, nothing to publish), Ready (has data).
+  const status = size === null ? 'Unavailable' : size > 0 ? 'Ready' : 'Enabled';
+  return [
+    {
+      name: 'guest',
+      type: 'SYS',
+      status,
+      published: 0,
+      pending: size ?? 0,
+      container: 'None',
+      prefix: 'None',
+      metafile: `${deps.guestId}/${deps.datastoreManager}-guest_metafile`,
+    },
+  ];
+}

@@ -1,0 +1,97 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { AgentProcess, writeAgentConfig, type AgentFiles } from './agent-process';
+import { deleteQueues, TRANSPORT_URL } from './rabbit';
+import { TroveHarness } from './trove-harness';
+
+export const CONTROL_EXCHANGE = 'trove';
+
+export interface Guest {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly key: string | null;
+  readonly queue: string;
+  readonly files: AgentFiles;
+}
+
+/** A random 32-character [A-Za-z0-9] key, like Trove's generate_random_key. */
+export function instanceKey(): string {
+  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  return [...randomBytes(32)].map((b) => chars[b % chars.length]).join('');
+}
+
+/**
+ * Per-file conformance environment: a temp dir, one Trove harness (client + sqlite DB), a real
+ * trove-conductor on a conductor queue of its own, and the guests/agents the tests create.
+ */
+export class ConformanceEnv {
+  readonly dir = mkdtempSync(path.join(os.tmpdir(), 'k2hdkc-conf-'));
+  readonly conductorQueue = `trove-conductor-test-${randomUUID().slice(0, 8)}`;
+  private troveHarness: TroveHarness | null = null;
+  private readonly agents: AgentProcess[] = [];
+  private readonly guests: Guest[] = [];
+
+  /** The Trove harness process; exists from start() on. */
+  get harness(): TroveHarness {
+    if (this.troveHarness === null) throw new Error('ConformanceEnv.start() has not run');
+    return this.troveHarness;
+  }
+
+  async start(options: { conductor: boolean }): Promise<this> {
+    this.troveHarness = new TroveHarness(path.join(this.dir, 'trove'));
+    await this.harness.init({
+      transportUrl: TRANSPORT_URL,
+      controlExchange: CONTROL_EXCHANGE,
+      conductorQueue: this.conductorQueue,
+    });
+    if (options.conductor) await this.harness.startConductor();
+    return this;
+  }
+
+  /** A new instance row (status `new`) and agent config files; key null = plain RPC. */
+  async addGuest(options: { secure: boolean; mountPoint?: string; reportInterval?: number }): Promise<Guest> {
+    const id = randomUUID();
+    const tenantId = `tenant-${id.slice(0, 8)}`;
+    const key = options.secure ? instanceKey() : null;
+    await this.harness.addInstance(id, key, tenantId);
+    const files = writeAgentConfig(path.join(this.dir, `guest-${id.slice(0, 8)}`), {
+      guestId: id,
+      tenantId,
+      key,
+      transportUrl: TRANSPORT_URL,
+      controlExchange: CONTROL_EXCHANGE,
+      conductorQueue: this.conductorQueue,
+      reportInterval: options.reportInterval ?? 2,
+      ...(options.mountPoint === undefined ? {} : { mountPoint: options.mountPoint }),
+    });
+    const guest = { id, tenantId, key, queue: `guestagent.${id}`, files };
+    this.guests.push(guest);
+    return guest;
+  }
+
+  /** Starts the real agent on the guest's config files. */
+  startAgent(guest: Guest): AgentProcess {
+    const agent = new AgentProcess(guest.files);
+    this.agents.push(agent);
+    return agent;
+  }
+
+  /**
+   * Stops agents, conductor and harness and deletes this file's queues. The temp dir (agent
+   * logs, trove-conductor.log, sqlite DB) is kept when a test failed or K2H_KEEP_TEST_DIRS=1.
+   */
+  async close(keepDir: boolean): Promise<void> {
+    await Promise.all(this.agents.map((a) => a.stop()));
+    await this.troveHarness?.close();
+    const queues = [this.conductorQueue, `${this.conductorQueue}.0.0.0.0`];
+    for (const g of this.guests) queues.push(g.queue, `${g.queue}.${g.id}`);
+    await deleteQueues(queues);
+    if (keepDir || process.env['K2H_KEEP_TEST_DIRS'] === '1') {
+      process.stderr.write(`conformance: kept ${this.dir}\n`);
+    } else {
+      rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+}
