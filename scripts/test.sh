@@ -12,6 +12,8 @@ rm -f "$report"
 
 bash scripts/setup-test-env.sh
 npm run build
+# Tests and helpers are type-checked too (the build covers src/ only).
+npm run typecheck
 
 set +e
 npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"

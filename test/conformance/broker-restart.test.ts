@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentProcess } from './helpers/agent-process';
-import { CONTROL_EXCHANGE, ConformanceEnv, type Guest } from './helpers/env';
+import { CONTROL_EXCHANGE, useConformanceEnv, type Guest } from './helpers/env';
 import { HeartbeatSpy } from './helpers/heartbeat-spy';
 import { waitFor } from './helpers/poll';
 import { callBody, GuestCodec, RawPeer } from './helpers/raw-amqp';
@@ -12,17 +12,15 @@ import { rabbitmqctl, waitForBroker, waitForConsumer } from './helpers/rabbit';
 
 const RECOVERY_MS = 10_000;
 
-const env = new ConformanceEnv();
+const env = useConformanceEnv({ conductor: true });
 let guest: Guest;
 let agent: AgentProcess;
 let peer: RawPeer;
 let spy: HeartbeatSpy;
 let codec: GuestCodec;
-let failed = false;
 let brokerStopped = false;
 
 beforeAll(async () => {
-  await env.start({ conductor: true });
   guest = await env.addGuest({ secure: true, reportInterval: 2 });
   codec = new GuestCodec(guest.key);
   peer = new RawPeer(CONTROL_EXCHANGE);
@@ -31,19 +29,12 @@ beforeAll(async () => {
   await waitForConsumer(guest.queue);
 });
 
-beforeEach(({ onTestFailed }) => {
-  onTestFailed(() => {
-    failed = true;
-  });
-});
-
 afterAll(async () => {
   // Never leave the broker down for the next file.
   if (brokerStopped) await rabbitmqctl('start_app').catch(() => undefined);
   await waitForBroker();
   await peer.close();
   await spy.close();
-  await env.close(failed);
 });
 
 /** Sends raw rpc_ping calls every 250 ms until one is answered; returns when that happened. */

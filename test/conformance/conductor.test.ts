@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ConformanceEnv, type Guest } from './helpers/env';
+import { describe, expect, it } from 'vitest';
+import { useConformanceEnv, type Guest } from './helpers/env';
 import { waitFor } from './helpers/poll';
 import { waitForConsumer } from './helpers/rabbit';
 import type { StatusRow } from './helpers/trove-harness';
@@ -10,22 +10,7 @@ import type { StatusRow } from './helpers/trove-harness';
 // the fault of a failed prepare. The prepare comes from trove.guestagent.api.API with the
 // taskmanager's create notification in its context.
 
-const env = new ConformanceEnv();
-let failed = false;
-
-beforeAll(async () => {
-  await env.start({ conductor: true });
-});
-
-beforeEach(({ onTestFailed }) => {
-  onTestFailed(() => {
-    failed = true;
-  });
-});
-
-afterAll(async () => {
-  await env.close(failed);
-});
+const env = useConformanceEnv({ conductor: true });
 
 /** The service_status of every heartbeat the conductor received for `id`, in order. */
 async function heartbeatStatuses(id: string): Promise<string[]> {

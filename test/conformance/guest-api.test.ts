@@ -3,9 +3,9 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { AgentProcess } from './helpers/agent-process';
-import { ConformanceEnv, type Guest } from './helpers/env';
+import { useConformanceEnv, type Guest } from './helpers/env';
 import { waitFor } from './helpers/poll';
 import { BROKER_URL, waitForConsumer } from './helpers/rabbit';
 
@@ -49,22 +49,7 @@ function prepareArgs(guest: Guest): Record<string, unknown> {
   };
 }
 
-const env = new ConformanceEnv();
-let failed = false;
-
-beforeAll(async () => {
-  await env.start({ conductor: true });
-});
-
-beforeEach(({ onTestFailed }) => {
-  onTestFailed(() => {
-    failed = true;
-  });
-});
-
-afterAll(async () => {
-  await env.close(failed);
-});
+const env = useConformanceEnv({ conductor: true });
 
 describe.each([
   { mode: 'encrypted (instance key)', secure: true },

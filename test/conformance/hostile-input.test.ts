@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentProcess, LogLine } from './helpers/agent-process';
-import { CONTROL_EXCHANGE, ConformanceEnv, type Guest } from './helpers/env';
+import { CONTROL_EXCHANGE, useConformanceEnv, type Guest } from './helpers/env';
 import { hostileWave, type HostileMessage } from './helpers/hostile-messages';
 import { RawPeer } from './helpers/raw-amqp';
 import { waitForConsumer } from './helpers/rabbit';
@@ -13,29 +13,20 @@ const RSS_CAP_KIB = 256 * 1024;
 /** Allowed growth from the first wave to the third: a plateau, not a leak per message. */
 const RSS_GROWTH_KIB = 96 * 1024;
 
-const env = new ConformanceEnv();
+const env = useConformanceEnv({ conductor: false });
 const peer = new RawPeer(CONTROL_EXCHANGE);
 let guest: Guest;
 let agent: AgentProcess;
-let failed = false;
 
 beforeAll(async () => {
-  await env.start({ conductor: false });
   guest = await env.addGuest({ secure: true });
   agent = env.startAgent(guest);
   await waitForConsumer(guest.queue);
   await peer.connect();
 });
 
-beforeEach(({ onTestFailed }) => {
-  onTestFailed(() => {
-    failed = true;
-  });
-});
-
 afterAll(async () => {
   await peer.close();
-  await env.close(failed);
 });
 
 function warnings(lines: readonly LogLine[]): number {

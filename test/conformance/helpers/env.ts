@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -94,4 +95,26 @@ export class ConformanceEnv {
       rmSync(this.dir, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * Registers a test file's environment lifecycle: started before its tests, closed after them
+ * (the temp dir is kept when a test failed). Register file-specific hooks after calling this:
+ * their beforeAll runs after start(), their afterAll before close().
+ */
+export function useConformanceEnv(options: { conductor: boolean }): ConformanceEnv {
+  const env = new ConformanceEnv();
+  let failed = false;
+  beforeAll(async () => {
+    await env.start(options);
+  });
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(() => {
+      failed = true;
+    });
+  });
+  afterAll(async () => {
+    await env.close(failed);
+  });
+  return env;
 }
