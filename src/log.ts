@@ -44,7 +44,10 @@ export function createLogger(options: { level?: string; destination?: Destinatio
   );
 }
 
-/** Replaces the password part of an AMQP URL, for messages that must name the broker. */
-export function redactUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@,]*:)[^@]*@/g, '$1[Redacted]@');
+/**
+ * Replaces every password of AMQP URLs inside a text (transport_url may list several hosts,
+ * each `user:password@host`), for messages that must name the broker.
+ */
+export function redactUrl(text: string): string {
+  return text.replace(/((?:\/\/|,)[^:/@,\s]*:)[^@,\s]*@/g, '$1[Redacted]@');
 }

@@ -133,6 +133,14 @@ describe.each([
     }, { timeoutMs: 15_000 });
     expect(agent.running).toBe(true);
   });
+
+  it('never writes the instance key or the user\'s Keystone token to its log (debug level)', () => {
+    // Every call above carried the token in its context; the key encrypted all of them.
+    const log = JSON.stringify(agent.lines) + agent.rawLines.join('\n');
+    expect(agent.lines.length).toBeGreaterThan(10);
+    expect(log).not.toContain('conformance-token-not-a-secret');
+    if (guest.key !== null) expect(log).not.toContain(guest.key);
+  });
 });
 
 /** The agent's result against coreutils' df for the same path (spec §5 result shape). */
