@@ -2,6 +2,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { SecureSerializer, decryptJson, deriveAesKey } from '../../../src/rpc/secure';
 import type { RpcObserver } from '../../../src/rpc/types';
 import { CAPTURE_KEY } from '../../helpers/captures';
+import { testMessaging } from '../../helpers/oslo-client';
 import { closeConnectionsNamed, listQueues } from '../../helpers/rabbitmqctl';
 import { cleanupRigs, makeRig } from './harness';
 
@@ -12,6 +13,31 @@ afterEach(() => cleanupRigs({ queues: false }));
 afterAll(() => cleanupRigs({ queues: true }));
 
 describe('RpcServer connection loss', () => {
+  it('tries the transport_url hosts in turn: a refusing first host, then the live broker', async () => {
+    // Port 1 on loopback refuses at once; the second host is the real broker.
+    const messaging = testMessaging({
+      transportUrl: {
+        scheme: 'rabbit',
+        vhost: '/',
+        hosts: [
+          { host: '127.0.0.1', port: 1, username: 'guest', password: 'guest' },
+          { host: '127.0.0.1', port: 5672, username: 'guest', password: 'guest' },
+        ],
+      },
+    });
+    const rig = await makeRig([{ name: 'rpc_ping', schema: { type: 'object' }, handler: () => true }], {
+      key: CAPTURE_KEY,
+      messaging,
+      reconnectDelayMs: { initial: 50, max: 200 },
+    });
+    await rig.server.start();
+    const id = rig.client.call(rig.topic, 'rpc_ping', {}, { serializer: secure });
+    const reply = await rig.client.waitReply(id);
+    expect(decryptJson(reply.message['result'], key)).toBe(true);
+    const failedHost = rig.lines.find((l) => JSON.stringify(l).includes('127.0.0.1:1'));
+    expect(failedHost).toBeDefined();
+  });
+
   it('reconnects after the broker closes its connection, resumes consuming and handles nothing twice', async () => {
     const handled: string[] = [];
     const events: string[] = [];
