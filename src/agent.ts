@@ -5,7 +5,7 @@ import { HeartbeatLoop } from './conductor/heartbeat';
 import { BaseDatastore } from './guest/base-datastore';
 import { buildGuestMethods } from './guest/methods';
 import { PrepareController } from './guest/prepare';
-import { HttpServer } from './http/server';
+import type { HttpServer, HttpServerOptions } from './http/server';
 import { Metrics } from './http/metrics';
 import { SecureSerializer } from './rpc/secure';
 import { RpcServer } from './rpc/server';
@@ -22,7 +22,9 @@ export class Agent {
   private readonly heartbeat: HeartbeatLoop;
   private readonly prepare: PrepareController;
   private readonly rpc: RpcServer;
-  private readonly http: HttpServer | null;
+  /** Options of the health endpoint, or null when http_port = 0 disables it. */
+  private readonly httpOptions: HttpServerOptions | null;
+  private http: HttpServer | null = null;
   private stopping: Promise<void> | null = null;
 
   constructor(private readonly config: AgentConfig, log: Logger) {
@@ -72,10 +74,10 @@ export class Agent {
       observer: this.metrics,
       maxMessageBytes: agent.maxMessageBytes,
     });
-    this.http =
+    this.httpOptions =
       agent.httpPort === 0
         ? null
-        : new HttpServer({
+        : {
             host: agent.httpHost,
             port: agent.httpPort,
             metrics: this.metrics,
@@ -86,7 +88,7 @@ export class Agent {
             },
             heartbeatStaleSeconds: Math.max(90, (3 * config.reportIntervalMs) / 1000),
             log: log.child({ component: 'http' }),
-          });
+          };
   }
 
   async start(): Promise<void> {
@@ -100,7 +102,10 @@ export class Agent {
       },
       'agent starting',
     );
-    if (this.http !== null) {
+    if (this.httpOptions !== null) {
+      // Loaded only when enabled: fastify and its dependencies are ~7 MiB of the agent's RSS.
+      const { HttpServer } = await import('./http/server');
+      this.http = new HttpServer(this.httpOptions);
       // The endpoint is for local monitoring; Trove must still be served when its port is taken.
       await this.http.start().then(
         (address) => this.log.info(address, 'health endpoint listening'),

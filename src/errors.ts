@@ -88,3 +88,100 @@ export class SystemError extends AgentError {
     super('K2H_ERR_SYSTEM', message, options);
   }
 }
+
+/** What went wrong talking to a chmpx control port; part of the error code. */
+export type CtlportFailure = 'connect' | 'timeout' | 'aborted' | 'rejected' | 'malformed';
+
+/**
+ * A chmpx control-port command failed: no connection, no reply in time, a reply we cannot
+ * parse, or chmpx answered `ERROR: ...` / `Unknown command(...)` (`reply` holds its text).
+ */
+export class CtlportError extends AgentError {
+  readonly failure: CtlportFailure;
+  readonly command: string;
+  readonly endpoint: string;
+  readonly reply: string | undefined;
+  constructor(
+    failure: CtlportFailure,
+    message: string,
+    details: { command: string; endpoint: string; reply?: string; cause?: unknown },
+  ) {
+    super(`K2H_ERR_CTLPORT_${failure.toUpperCase()}`, message, { cause: details.cause });
+    this.failure = failure;
+    this.command = details.command;
+    this.endpoint = details.endpoint;
+    this.reply = details.reply;
+  }
+}
+
+/** A CHMPX/K2HDKC INI is malformed or breaks an invariant; `reasons` lists each problem. */
+export class IniError extends AgentError {
+  readonly reasons: readonly string[];
+  constructor(message: string, options: { reasons?: readonly string[]; cause?: unknown } = {}) {
+    super('K2H_ERR_INI', message, { cause: options.cause, expected: true });
+    this.reasons = options.reasons ?? [];
+  }
+}
+
+/** What went wrong talking to K2HR3; `K2H_ERR_K2HR3_<KIND>` is the code. */
+export type K2hr3ErrorKind = 'auth' | 'bad_request' | 'not_found' | 'unavailable' | 'bad_response' | 'extdata' | 'aborted';
+
+/**
+ * A K2HR3 request failed for good (retries, if any, are spent). `endpoint` is `METHOD url` with
+ * secrets (role tokens, extdata register paths) already removed; `status` is the HTTP status when
+ * there was one. Messages never contain a token.
+ */
+export class K2hr3Error extends AgentError {
+  readonly kind: K2hr3ErrorKind;
+  readonly endpoint: string;
+  readonly status: number | undefined;
+  constructor(
+    kind: K2hr3ErrorKind,
+    message: string,
+    options: { endpoint: string; status?: number; cause?: unknown },
+  ) {
+    super(`K2H_ERR_K2HR3_${kind.toUpperCase()}`, message, {
+      cause: options.cause,
+      expected: kind !== 'bad_response' && kind !== 'unavailable',
+    });
+    this.kind = kind;
+    this.endpoint = options.endpoint;
+    this.status = options.status;
+  }
+}
+
+/** An external command (spawned with an argument array) failed to start, timed out or exited non-zero. */
+export class CommandError extends AgentError {
+  readonly command: string;
+  readonly args: readonly string[];
+  /** null when the command could not be spawned or was killed. */
+  readonly exitCode: number | null;
+  readonly stderr: string;
+  readonly timedOut: boolean;
+  constructor(
+    message: string,
+    details: { command: string; args: readonly string[]; exitCode: number | null; stderr: string; timedOut: boolean },
+    options: { cause?: unknown } = {},
+  ) {
+    super('K2H_ERR_COMMAND', message, options);
+    this.command = details.command;
+    this.args = details.args;
+    this.exitCode = details.exitCode;
+    this.stderr = details.stderr;
+    this.timedOut = details.timedOut;
+  }
+}
+
+/** chmpx / k2hdkc could not be started, stopped or kept running (spawn failure, not ready, crash loop). */
+export class ProcessError extends AgentError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('K2H_ERR_PROCESS', message, options);
+  }
+}
+
+/** The data volume could not be formatted, mounted, persisted in fstab, unmounted or resized. */
+export class VolumeError extends AgentError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('K2H_ERR_VOLUME', message, options);
+  }
+}

@@ -114,7 +114,12 @@ function writeGuestConfig(dir, id, key, exchange) {
 function guestCommand(name, files) {
   if (name === 'ours') {
     const nodeArgs = cli['agent-node-args'].split(' ').filter(Boolean);
-    return [process.execPath, [...nodeArgs, join(AGENT_ROOT, 'bin/k2hdkc-trove-agent'), '--config-file', files.agentConf, '--config-file', files.infoConf]];
+    const launcher = join(AGENT_ROOT, 'bin/k2hdkc-trove-agent');
+    const confArgs = ['--config-file', files.agentConf, '--config-file', files.infoConf];
+    // Executed as systemd does, so the node flags on the launcher's #! line apply (env execs
+    // node: the pid stays node's). --agent-node-args replaces them: `node <args> launcher`.
+    if (nodeArgs.length === 0) return [launcher, confArgs];
+    return [process.execPath, [...nodeArgs, launcher, ...confArgs]];
   }
   if (name === 'reference') {
     return [PYTHON, [join(HERE, 'reference_guest.py'), '--config-file', files.agentConf, '--config-file', files.infoConf]];

@@ -1,11 +1,11 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Ajv from 'ajv';
 import { ConfigError } from '../errors';
 import { IniSyntaxError, parseIni, type IniEntry } from './ini';
 import { OPTIONS, optionsSchema, type OptionDef } from './options';
 import { parseTransportUrl } from './transport-url';
 import type { AgentConfig } from './types';
+import { compileValidator, GENERATED_AJV_OPTIONS, precompiledValidator } from '../validation/validators';
 
 export interface ConfigSources {
   /** `--config-file` values, applied in order. */
@@ -106,8 +106,9 @@ function convert(option: OptionDef, found: Located, files: string[]): Typed {
   return found.value;
 }
 
-const ajv = new Ajv({ allErrors: false, strict: true });
-const validateOptions = ajv.compile(optionsSchema());
+// Generated at build time (src/validation/); ajv compiles it here only when run from src/.
+const schema = optionsSchema();
+const validateOptions = precompiledValidator(schema) ?? compileValidator(schema, GENERATED_AJV_OPTIONS);
 
 function validate(values: Record<string, Record<string, Typed>>, merged: Map<string, Map<string, Located>>, files: string[]): void {
   if (validateOptions(values)) return;

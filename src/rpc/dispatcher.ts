@@ -1,6 +1,7 @@
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, Options } from 'ajv';
 import { AgentError, InvalidArgumentsError, NoSuchMethodError, UnsupportedVersionError } from '../errors';
-import type { CallContext, MethodEntry, MethodTable, Serializer } from './types';
+import { compileValidator } from '../validation/validators';
+import type { ArgsValidator, CallContext, MethodEntry, MethodTable, Serializer } from './types';
 
 /**
  * Looks a request up in the method table, checks its version and args, and calls the handler
@@ -28,8 +29,12 @@ export function checkVersion(version: unknown, method: string): void {
 
 interface CompiledEntry {
   readonly entry: MethodEntry;
-  readonly validate: ValidateFunction;
+  readonly validate: ArgsValidator;
 }
+
+// allErrors false: stop at the first error (cheaper, and one message is what we report);
+// coerceTypes false: a string where an int belongs is the caller's bug, not ours to fix.
+const AJV_OPTIONS: Options = { allErrors: false, coerceTypes: false, useDefaults: false };
 
 /** What the dispatcher needs from a decoded request. */
 export interface DispatchRequest {
@@ -53,19 +58,19 @@ function describeError(error: ErrorObject | undefined): string {
 export class Dispatcher {
   private readonly entries = new Map<string, CompiledEntry>();
 
-  /** Compiles every schema once; a bad schema or a duplicate name throws here, at start-up. */
+  /**
+   * Compiles every schema once (unless the entry brings its validator already compiled, and then
+   * ajv is not even loaded); a bad schema or a duplicate name throws here, at start-up.
+   */
   constructor(
     methods: MethodTable,
     private readonly serializer: Serializer,
   ) {
-    // allErrors false: stop at the first error (cheaper, and one message is what we report);
-    // coerceTypes false: a string where an int belongs is the caller's bug, not ours to fix.
-    const ajv = new Ajv({ allErrors: false, coerceTypes: false, useDefaults: false });
     for (const entry of methods) {
       if (this.entries.has(entry.name)) {
         throw new AgentError('K2H_ERR_METHOD_TABLE', `method ${entry.name} is registered twice`);
       }
-      this.entries.set(entry.name, { entry, validate: ajv.compile(entry.schema) });
+      this.entries.set(entry.name, { entry, validate: entry.validate ?? compileValidator(entry.schema, AJV_OPTIONS) });
     }
   }
 

@@ -1,3 +1,4 @@
+import type { ErrorObject } from 'ajv';
 import type { Logger } from 'pino';
 
 /** A Trove request context as a plain object (decrypted `_context_context` or the flattened keys). */
@@ -24,10 +25,19 @@ export interface MethodEntry {
   readonly name: string;
   /** ajv JSON schema of the kwargs object; every handler gets args that passed it. */
   readonly schema: Readonly<Record<string, unknown>>;
+  /**
+   * `schema` already compiled (e.g. by ajv's standalone code at build time), so the server need
+   * not load ajv; it must accept exactly what `schema` accepts. Absent: the dispatcher compiles
+   * `schema` with ajv.
+   */
+  readonly validate?: ArgsValidator;
   readonly handler: (args: Record<string, unknown>, call: CallContext) => unknown;
 }
 
 export type MethodTable = readonly MethodEntry[];
+
+/** The shape of an ajv validate function: true when `args` match; `errors` of the last failure. */
+export type ArgsValidator = ((args: unknown) => boolean) & { errors?: ErrorObject[] | null };
 
 /**
  * oslo.messaging's Serializer: how one kwarg value or the context goes onto / comes off the wire.

@@ -57,7 +57,9 @@ export function formatReport(run) {
     'rpc_ping through trove.guestagent.api.API (Debian python3-trove), secure RPC on (instance key),',
     `one broker ${run.options.broker}; ${run.options.calls} timed calls after ${run.options.warmup} warm-up, one caller;` +
       ` load ${run.options.duration}s.`,
-    `  ours      = node ${run.options.agentNodeArgs ? `${run.options.agentNodeArgs} ` : ''}${run.options.agentRoot}/bin/k2hdkc-trove-agent (its dist/, npm run build)`,
+    run.options.agentNodeArgs
+      ? `  ours      = node ${run.options.agentNodeArgs} ${run.options.agentRoot}/bin/k2hdkc-trove-agent (its dist/, npm run build)`
+      : `  ours      = ${run.options.agentRoot}/bin/k2hdkc-trove-agent, executed (node flags from its #! line; its dist/)`,
     '  reference = bench/rpc/reference_guest.py (oslo.messaging RPC server, Trove SecureSerializer, eventlet)',
     '  floor     = bench/rpc/floor-guest.mjs (bare amqplib echo; caller + broker floor)',
     '',

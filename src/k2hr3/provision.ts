@@ -1,0 +1,241 @@
+import { K2hr3Error } from '../errors';
+import type { Logger } from '../log';
+import { checkBaseUrl, type K2hr3ClientOptions } from './client';
+import type { ExtdataBootstrap } from './extdata';
+import { K2hr3Http, type K2hr3Request } from './http';
+import {
+  type K2hr3Schema,
+  RESULT_SCHEMA,
+  ROLE_TOKEN_SCHEMA,
+  type RoleTokenBody,
+  USER_POLICY_SCHEMA,
+  USER_RESOURCE_SCHEMA,
+  USER_ROLE_SCHEMA,
+  USER_TOKEN_SCHEMA,
+  type UserTokenBody,
+} from './schemas';
+import { buildYrn, yrnUrlPath } from './yrn';
+
+/**
+ * Self-provisioning (issue 3 item 1b): with the user's Keystone token, make sure the cluster's
+ * K2HR3 objects exist the way the DBaaS tooling lays them out (spec §1.5), then create this
+ * node's role token. Every member of a new cluster may run this at the same moment, so each
+ * object is read first, created only when missing, and read again after the write; a write
+ * that loses a race ("already exists", 409) is fine when the re-read finds the object. K2HR3's
+ * POSTs are upserts, so two racing creators write the same content and nothing is lost; an
+ * object that exists is never rewritten (an operator may have changed it, and a role rewrite
+ * must not touch its registered hosts).
+ */
+
+/** Ports the DBaaS template reads from the `<cluster>` resource keys. */
+export interface ClusterPorts {
+  serverPort: number;
+  serverCtlport: number;
+  slaveCtlport: number;
+}
+
+/** The DBaaS defaults (spec §1.5). */
+export const DEFAULT_CLUSTER_PORTS: Readonly<ClusterPorts> = Object.freeze({
+  serverPort: 8020,
+  serverCtlport: 8021,
+  slaveCtlport: 8031,
+});
+
+/** What to provision. */
+export interface ProvisionRequest {
+  /** K2HR3 tenant = Keystone project name the user token is scoped to. */
+  tenant: string;
+  cluster: string;
+  /**
+   * The INI template (K2HR3 template language) stored as the `<cluster>` resource string.
+   * `__TROVE_K2HDKC_TENANT_NAME__` and `__TROVE_K2HDKC_CLUSTER_NAME__` are replaced first, as
+   * the Trove dashboard did.
+   */
+  template: string;
+  /** Which role this node joins: `<cluster>/server` or `<cluster>/slave`. */
+  mode: 'server' | 'slave';
+  ports?: ClusterPorts;
+  /** Role token lifetime in seconds; 0 (default) = K2HR3's "no expiry" (~10 years), as DBaaS does. */
+  roleTokenExpireSec?: number;
+}
+
+/** The result: the same triple the extdata path yields, plus the resource this node reads. */
+export interface ProvisionResult extends ExtdataBootstrap {
+  resourceYrn: string;
+}
+
+const READ_ACTION = 'yrn:yahoo::::action:read';
+
+/** Runs the provisioning steps against one K2HR3 API. */
+export class K2hr3Provisioner {
+  private readonly apiUrl: string;
+  private readonly http: K2hr3Http;
+  private readonly log: Logger | undefined;
+
+  constructor(options: K2hr3ClientOptions) {
+    this.apiUrl = checkBaseUrl(options.apiUrl);
+    this.http = new K2hr3Http(options);
+    this.log = options.log;
+  }
+
+  /**
+   * Ensures resources `<cluster>`, `<cluster>/server`, `<cluster>/slave`, policy `<cluster>`,
+   * roles `<cluster>` (with the policy), `<cluster>/server`, `<cluster>/slave`, then creates a
+   * role token for the node's role. Throws K2hr3Error.
+   */
+  async provision(keystoneToken: string, req: ProvisionRequest, signal?: AbortSignal): Promise<ProvisionResult> {
+    const { tenant, cluster } = req;
+    const ports = req.ports ?? DEFAULT_CLUSTER_PORTS;
+    const yrn = (kind: 'role' | 'resource' | 'policy', path: string): string => buildYrn(tenant, kind, path);
+    const userToken = await this.scopedUserToken(keystoneToken, tenant, signal);
+    const u = { token: userToken, signal };
+
+    const template = req.template
+      .split('__TROVE_K2HDKC_TENANT_NAME__').join(tenant)
+      .split('__TROVE_K2HDKC_CLUSTER_NAME__').join(cluster);
+    await this.ensure(u, 'resource', yrn('resource', cluster), USER_RESOURCE_SCHEMA, {
+      resource: {
+        name: yrn('resource', cluster),
+        type: 'string',
+        data: template,
+        keys: {
+          'cluster-name': cluster,
+          'chmpx-server-port': String(ports.serverPort),
+          'chmpx-server-ctlport': String(ports.serverCtlport),
+          'chmpx-slave-ctlport': String(ports.slaveCtlport),
+        },
+      },
+    });
+    for (const [child, mode] of [['server', 'SERVER'], ['slave', 'SLAVE']] as const) {
+      await this.ensure(u, 'resource', yrn('resource', `${cluster}/${child}`), USER_RESOURCE_SCHEMA, {
+        resource: { name: yrn('resource', `${cluster}/${child}`), type: 'string', data: '', keys: { 'chmpx-mode': mode } },
+      });
+    }
+    await this.ensure(u, 'policy', yrn('policy', cluster), USER_POLICY_SCHEMA, {
+      policy: {
+        name: yrn('policy', cluster),
+        effect: 'allow',
+        action: [READ_ACTION],
+        resource: [yrn('resource', `${cluster}/server`), yrn('resource', `${cluster}/slave`)],
+      },
+    });
+    // Parent first: the children inherit its policy (spec §1.3.4).
+    await this.ensure(u, 'role', yrn('role', cluster), USER_ROLE_SCHEMA, {
+      role: { name: yrn('role', cluster), policies: [yrn('policy', cluster)], alias: [] },
+    });
+    for (const child of ['server', 'slave']) {
+      await this.ensure(u, 'role', yrn('role', `${cluster}/${child}`), USER_ROLE_SCHEMA, {
+        role: { name: yrn('role', `${cluster}/${child}`), policies: [], alias: [] },
+      });
+    }
+
+    const roleYrn = yrn('role', `${cluster}/${req.mode}`);
+    const roleToken = await this.createRoleToken(userToken, roleYrn, req.roleTokenExpireSec ?? 0, signal);
+    return { roleYrn, tenant, roleToken, apiUrl: this.apiUrl, resourceYrn: yrn('resource', `${cluster}/${req.mode}`) };
+  }
+
+  /** `POST /v1/user/tokens` with `U=<keystone token>` and the tenant → a scoped K2HR3 user token. */
+  async scopedUserToken(keystoneToken: string, tenant: string, signal?: AbortSignal): Promise<string> {
+    const url = `${this.apiUrl}/v1/user/tokens`;
+    const answer = await this.http.send({
+      method: 'POST',
+      url,
+      endpoint: `POST ${url}`,
+      headers: { 'x-auth-token': `U=${keystoneToken}`, 'Content-Type': 'application/json' },
+      data: { auth: { tenantName: tenant } },
+      okStatus: 201,
+      body: 'json',
+      schema: USER_TOKEN_SCHEMA,
+      secrets: [keystoneToken],
+      ...(signal ? { signal } : {}),
+    });
+    const body = answer.value as UserTokenBody;
+    if (!body.scoped) {
+      throw new K2hr3Error('auth', `K2HR3 POST ${url} gave a token not scoped to tenant ${tenant}`, { endpoint: `POST ${url}`, status: 201 });
+    }
+    return body.token;
+  }
+
+  /** `GET /v1/role/token/<role yrn>?expire=<sec>` with `U=` → the bare role token. */
+  async createRoleToken(userToken: string, roleYrn: string, expireSec: number, signal?: AbortSignal): Promise<string> {
+    const url = `${this.apiUrl}/v1/role/token/${yrnUrlPath(roleYrn)}`;
+    const answer = await this.http.send({
+      method: 'GET',
+      url,
+      endpoint: `GET ${url}`,
+      headers: { 'x-auth-token': `U=${userToken}`, 'Content-Type': 'application/json' },
+      params: { expire: String(expireSec) },
+      okStatus: 200,
+      body: 'json',
+      schema: ROLE_TOKEN_SCHEMA,
+      secrets: [userToken],
+      ...(signal ? { signal } : {}),
+    });
+    return (answer.value as RoleTokenBody).token;
+  }
+
+  /** Read; create when missing; read again. */
+  private async ensure(
+    u: { token: string; signal: AbortSignal | undefined },
+    kind: 'resource' | 'policy' | 'role',
+    name: string,
+    schema: K2hr3Schema,
+    body: unknown,
+  ): Promise<void> {
+    if (await this.exists(u, kind, name, schema)) return;
+    const url = `${this.apiUrl}/v1/${kind}`;
+    const write: K2hr3Request = {
+      method: 'POST',
+      url,
+      endpoint: `POST ${url} (${name})`,
+      headers: { 'x-auth-token': `U=${u.token}`, 'Content-Type': 'application/json' },
+      data: body,
+      okStatus: 201,
+      body: 'json',
+      schema: RESULT_SCHEMA,
+      secrets: [u.token],
+      ...(u.signal ? { signal: u.signal } : {}),
+    };
+    let lostRace: K2hr3Error | undefined;
+    try {
+      await this.http.send(write);
+      this.log?.info({ kind, name }, 'K2HR3 object created');
+    } catch (err) {
+      // Another member created it between our read and our write.
+      if (!(err instanceof K2hr3Error) || err.kind !== 'bad_request') throw err;
+      lostRace = err;
+    }
+    if (!(await this.exists(u, kind, name, schema))) {
+      throw (
+        lostRace ??
+        new K2hr3Error('bad_response', `K2HR3 accepted ${kind} ${name} but does not show it when read back`, {
+          endpoint: write.endpoint,
+        })
+      );
+    }
+    if (lostRace) this.log?.info({ kind, name }, 'K2HR3 object created concurrently by another member');
+  }
+
+  private async exists(
+    u: { token: string; signal: AbortSignal | undefined },
+    kind: 'resource' | 'policy' | 'role',
+    name: string,
+    schema: K2hr3Schema,
+  ): Promise<boolean> {
+    const url = `${this.apiUrl}/v1/${kind}/${yrnUrlPath(name)}`;
+    const answer = await this.http.send({
+      method: 'GET',
+      url,
+      endpoint: `GET ${url}`,
+      headers: { 'x-auth-token': `U=${u.token}`, 'Content-Type': 'application/json' },
+      ...(kind === 'policy' ? {} : { params: { expand: 'false' } }),
+      okStatus: 200,
+      body: 'json',
+      schema,
+      notFoundOk: true,
+      secrets: [u.token],
+      ...(u.signal ? { signal: u.signal } : {}),
+    });
+    return answer.status === 200;
+  }
+}
