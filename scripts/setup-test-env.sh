@@ -2,10 +2,14 @@
 # Makes this machine able to run the whole suite; safe to run again and again.
 #  - Debian packages the conformance tests drive: Trove's own guest client and conductor
 #    (python3-trove, trove-conductor, python3-troveclient) and RabbitMQ; installed only if missing.
+#  - the guest-image tests' tools (debootstrap, systemd-analyze, diskimage-builder, docker-compose v1, shellcheck).
 #  - RabbitMQ answering on 127.0.0.1:5672; started with `rabbitmq-server -detached` if not.
 set -euo pipefail
 
 PACKAGES=(python3-trove trove-conductor python3-troveclient rabbitmq-server)
+# The guest-image tests (test/image/): a Debian root, unit checks, diskimage-builder's elements,
+# overlay mounts, the compose file check, shell linting.
+PACKAGES+=(debootstrap systemd python3-diskimage-builder docker-compose shellcheck)
 AMQP_HOST=127.0.0.1
 AMQP_PORT=5672
 WAIT_SECONDS=90
