@@ -10,6 +10,9 @@ PACKAGES=(python3-trove trove-conductor python3-troveclient rabbitmq-server)
 # The guest-image tests (test/image/): a Debian root, unit checks, diskimage-builder's elements,
 # overlay mounts, the compose file check, shell linting.
 PACKAGES+=(debootstrap systemd python3-diskimage-builder docker-compose shellcheck)
+# The backup tests (test/swift/): a real Swift (proxy, account, container, object servers) with
+# tempauth, whose tokens live in memcached; test/swift/fixture.ts starts private instances.
+PACKAGES+=(swift swift-proxy swift-account swift-container swift-object memcached)
 AMQP_HOST=127.0.0.1
 AMQP_PORT=5672
 WAIT_SECONDS=90

@@ -185,3 +185,35 @@ export class VolumeError extends AgentError {
     super('K2H_ERR_VOLUME', message, options);
   }
 }
+
+/** What went wrong in a backup or restore; part of the error code (`K2H_ERR_BACKUP_<KIND>`). */
+export type BackupErrorKind = 'SWIFT' | 'CHECKSUM' | 'ARCHIVE' | 'CRYPTO' | 'NOT_FOUND';
+
+/** A backup or restore failed: Swift answered badly, a checksum differed, an archive was unreadable. */
+export class BackupError extends AgentError {
+  readonly kind: BackupErrorKind;
+  /** HTTP status from Swift when there was one. */
+  readonly status: number | undefined;
+  constructor(kind: BackupErrorKind, message: string, options: { cause?: unknown; status?: number } = {}) {
+    super(`K2H_ERR_BACKUP_${kind}`, message, { cause: options.cause });
+    this.kind = kind;
+    this.status = options.status;
+  }
+}
+
+/** What went wrong for the backup scheduler talking to Keystone or Trove; `K2H_ERR_SCHEDULER_<KIND>`. */
+export type SchedulerErrorKind = 'auth' | 'endpoint' | 'http' | 'bad_response' | 'unavailable';
+
+/**
+ * A Keystone or Trove request of the backup scheduler failed. `status` is the HTTP status when
+ * there was one; the message carries Trove's own fault text and never a token or secret.
+ */
+export class SchedulerError extends AgentError {
+  readonly kind: SchedulerErrorKind;
+  readonly status: number | undefined;
+  constructor(kind: SchedulerErrorKind, message: string, options: { status?: number; cause?: unknown } = {}) {
+    super(`K2H_ERR_SCHEDULER_${kind.toUpperCase()}`, message, { cause: options.cause, expected: kind === 'http' });
+    this.kind = kind;
+    this.status = options.status;
+  }
+}

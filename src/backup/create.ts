@@ -1,0 +1,103 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { NotSupportedError } from '../errors';
+import { DEFAULT_ENTRY_PREFIX, packDirectory } from './archive';
+import { backupObjectName } from './naming';
+import { uploadBackupStream, type BackupProgress, type UploadResult } from './stream';
+import { SwiftClient } from './swift';
+
+/** The `backup_info` Trove casts with `create_backup` (spec trove-datastore.md §5.1). */
+export interface BackupInfo {
+  id: string;
+  backup_type?: string;
+  datastore?: string;
+  datastore_version?: string;
+  swift_container?: string | null;
+  parent?: { location: string; checksum: string } | null;
+}
+
+/** What `conductor.update_backup` takes, minus guest id and `sent` (the caller adds those). */
+export type BackupStatusUpdate =
+  | { backup_id: string; state: 'BUILDING'; size: number; backup_type: string }
+  | { backup_id: string; state: 'COMPLETED'; size: number; backup_type: string; checksum: string; location: string; success: true }
+  | { backup_id: string; state: 'FAILED'; size: number; backup_type: string; success: false };
+
+export interface CreateBackupOptions {
+  backupInfo: BackupInfo;
+  /** Swift endpoint of the user's project and the user's token (from the RPC context). */
+  storageUrl: string;
+  token: string;
+  /** Used when `backup_info.swift_container` is empty; Trove's default is `database_backups`. */
+  defaultContainer?: string;
+  /** A directory on the data volume; a private subdirectory is made and removed in it. */
+  stagingRoot: string;
+  /**
+   * Writes the k2hash archive file(s) into the given empty directory, e.g. by running
+   * `k2hlinetool -f <K2HFILE> -run` with `ar put <dir>/trovebackup.k2har` and `quit`.
+   */
+  produceArchive: (dir: string) => Promise<void>;
+  /** GB used on the data volume, reported as `size` (what Trove's own guest reports). */
+  sizeGb: number;
+  encryptionKey?: string;
+  segmentSize?: number;
+  /** Tar entry prefix; default the old integration's absolute snapshot directory. */
+  entryPrefix?: string;
+  onStatus: (update: BackupStatusUpdate) => void | Promise<void>;
+  onProgress?: (p: BackupProgress) => void;
+  progressIntervalMs?: number;
+  cleanupDelaysMs?: readonly number[];
+  onCleanupRetry?: (left: readonly string[], attempt: number) => void;
+}
+
+/**
+ * One `create_backup`: BUILDING → archive → tar | gzip | [encrypt] | Swift → COMPLETED, or
+ * FAILED (then rethrows; uploaded segments are already gone). Incremental requests fail as not supported.
+ */
+export async function createBackup(opts: CreateBackupOptions): Promise<UploadResult> {
+  const info = opts.backupInfo;
+  const backupType = info.parent ? 'incremental' : (info.backup_type ?? 'full');
+  const base = { backup_id: info.id, size: opts.sizeGb, backup_type: backupType };
+  await opts.onStatus({ ...base, state: 'BUILDING' });
+  let staging: string | undefined;
+  try {
+    if (info.parent || backupType === 'incremental') {
+      throw new NotSupportedError('incremental backups are not supported by the k2hdkc datastore; create a full backup');
+    }
+    await mkdir(opts.stagingRoot, { recursive: true, mode: 0o700 });
+    staging = await mkdtemp(join(opts.stagingRoot, `backup-${safeName(info.id)}-`));
+    await opts.produceArchive(staging);
+    const swift = new SwiftClient({ storageUrl: opts.storageUrl, token: opts.token });
+    const container = info.swift_container || opts.defaultContainer || 'database_backups';
+    const metadata: Record<string, string> = {};
+    if (info.datastore) metadata.datastore = info.datastore;
+    if (info.datastore_version) metadata.datastore_version = info.datastore_version;
+    const source = await packDirectory(staging, opts.entryPrefix ?? DEFAULT_ENTRY_PREFIX);
+    const result = await uploadBackupStream(source, {
+      swift,
+      container,
+      objectName: backupObjectName(info.id, { encrypted: Boolean(opts.encryptionKey) }),
+      metadata,
+      ...(opts.encryptionKey ? { encryptionKey: opts.encryptionKey } : {}),
+      ...(opts.segmentSize ? { segmentSize: opts.segmentSize } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(opts.progressIntervalMs !== undefined ? { progressIntervalMs: opts.progressIntervalMs } : {}),
+      ...(opts.cleanupDelaysMs ? { cleanupDelaysMs: opts.cleanupDelaysMs } : {}),
+      ...(opts.onCleanupRetry ? { onCleanupRetry: opts.onCleanupRetry } : {}),
+    });
+    await opts.onStatus({ ...base, state: 'COMPLETED', checksum: result.checksum, location: result.location, success: true });
+    return result;
+  } catch (err) {
+    // The backup error is what the caller must see; a failing status report must not hide it.
+    await Promise.resolve()
+      .then(() => opts.onStatus({ ...base, state: 'FAILED', success: false }))
+      .catch(() => undefined);
+    throw err;
+  } finally {
+    if (staging) await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** Backup ids are UUIDs; anything else is reduced to a safe directory-name fragment. */
+export function safeName(id: string): string {
+  return id.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
+}
