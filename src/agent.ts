@@ -2,7 +2,8 @@ import type { AgentConfig } from './config/types';
 import type { Logger } from './log';
 import { ConductorApi } from './conductor/api';
 import { HeartbeatLoop } from './conductor/heartbeat';
-import { BaseDatastore } from './guest/base-datastore';
+import { buildDatastore } from './guest/build-datastore';
+import { K2hdkcDatastore } from './guest/k2hdkc-datastore';
 import { buildGuestMethods } from './guest/methods';
 import { PrepareController } from './guest/prepare';
 import type { HttpServer, HttpServerOptions } from './http/server';
@@ -42,7 +43,7 @@ export class Agent {
       log: log.child({ component: 'conductor' }),
       onHeartbeat: (ok) => this.metrics.onHeartbeat(ok),
     });
-    const datastore = new BaseDatastore({ mountPoint: agent.mountPoint, stateDir: agent.stateDir, log: log.child({ component: 'datastore' }) });
+    const { datastore, volume } = buildDatastore(config, log);
     this.heartbeat = new HeartbeatLoop({
       sender: conductor,
       statusProvider: () => datastore.status(),
@@ -68,6 +69,12 @@ export class Agent {
         // Logs go to stdout (the journal on a VM); there is no file for guest_log_list to publish.
         guestLogFile: null,
         prepare: this.prepare,
+        ...(datastore instanceof K2hdkcDatastore
+          ? {
+              node: { operations: datastore, beatNow: () => this.heartbeat.tickFresh() },
+              volume: { volume, devicePath: agent.devicePath, mountPoint: agent.mountPoint },
+            }
+          : {}),
         log: log.child({ component: 'guest' }),
       }),
       log: log.child({ component: 'rpc' }),

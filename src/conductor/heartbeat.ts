@@ -68,6 +68,15 @@ export class HeartbeatLoop {
     return this.inFlight;
   }
 
+  /**
+   * Sends a fresh heartbeat once any beat in progress is done: that one's status may be older
+   * than what just happened (restart replies after this), and it must not land last. Never rejects.
+   */
+  async tickFresh(): Promise<boolean> {
+    while (this.inFlight !== null) await this.inFlight;
+    return this.tick();
+  }
+
   /** Stops the timer and waits for a beat in progress. */
   async stop(): Promise<void> {
     this.started = false;

@@ -62,6 +62,26 @@ export const OPTIONS: readonly OptionDef[] = [
   },
   { section: AGENT, key: 'shutdown_grace_seconds', type: 'integer', default: 20, minimum: 0, maximum: 600 },
   { section: AGENT, key: 'max_message_bytes', type: 'integer', default: 4194304, minimum: 65536 },
+  // The K2HDKC manager (issue 3). `datastore = base` keeps only the volume check (core tests).
+  { section: AGENT, key: 'datastore', type: 'string', default: 'k2hdkc', enum: ['base', 'k2hdkc'] },
+  { section: AGENT, key: 'mode', type: 'string', default: 'server', enum: ['server', 'slave'] },
+  { section: AGENT, key: 'cluster_name', type: 'string', default: null, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$' },
+  { section: AGENT, key: 'node_name', type: 'string', default: null, pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$' },
+  { section: AGENT, key: 'extdata_url', type: 'string', default: null, pattern: '^https?://' },
+  { section: AGENT, key: 'k2hr3_api_url', type: 'string', default: null, pattern: '^https?://' },
+  { section: AGENT, key: 'local_address', type: 'string', default: null, minLength: 1 },
+  { section: AGENT, key: 'ini_path', type: 'string', default: '/etc/antpickax/k2hdkc.ini', pattern: '^/' },
+  { section: AGENT, key: 'ini_template_path', type: 'string', default: null, pattern: '^/' },
+  { section: AGENT, key: 'process_manager', type: 'string', default: 'systemd', enum: ['systemd', 'supervisor'] },
+  { section: AGENT, key: 'chmpx_path', type: 'string', default: 'chmpx', minLength: 1 },
+  { section: AGENT, key: 'k2hdkc_path', type: 'string', default: 'k2hdkc', minLength: 1 },
+  { section: AGENT, key: 'run_dir', type: 'string', default: '/var/run/antpickax', pattern: '^/' },
+  { section: AGENT, key: 'daemon_log_dir', type: 'string', default: null, pattern: '^/' },
+  { section: AGENT, key: 'manage_volume', type: 'boolean', default: true },
+  { section: AGENT, key: 'raise_mqueue', type: 'boolean', default: true },
+  { section: AGENT, key: 'ctlport_host', type: 'string', default: null, minLength: 1 },
+  { section: AGENT, key: 'prepare_timeout_seconds', type: 'integer', default: 300, minimum: 1, maximum: 86400 },
+  { section: AGENT, key: 'health_poll_ms', type: 'integer', default: 200, minimum: 10, maximum: 60000 },
 ];
 
 /** Sections whose unknown keys are ignored (Trove's guest config carries many options we do not use). */

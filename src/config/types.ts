@@ -66,6 +66,38 @@ export interface AgentRuntimeConfig {
   readonly maxMessageBytes: number;
 }
 
+/** The K2HDKC manager's slice of [k2hdkc] (issue 3). */
+export interface K2hdkcConfig {
+  /** `base` = volume check only (core tests); `k2hdkc` = the K2HDKC manager. */
+  readonly datastore: 'base' | 'k2hdkc';
+  readonly mode: 'server' | 'slave';
+  /** Cluster name for self-provisioning; null = the guest id. */
+  readonly clusterName: string | null;
+  /** K2HR3 `tag`, which becomes chmpx NAME and CUSTOM_ID_SEED; null = the host name. */
+  readonly nodeName: string | null;
+  /** Trove's extdata-url (bootstrap a); wins over k2hr3ApiUrl. */
+  readonly extdataUrl: string | null;
+  /** K2HR3 API for self-provisioning with the Keystone token of the prepare context (bootstrap b). */
+  readonly k2hr3ApiUrl: string | null;
+  /** Source address of K2HR3 requests: K2HR3 registers the host by it. */
+  readonly localAddress: string | null;
+  readonly iniPath: string;
+  /** INI template for self-provisioning; null = datastore/ of the install. */
+  readonly iniTemplatePath: string | null;
+  readonly processManager: 'systemd' | 'supervisor';
+  readonly chmpxPath: string;
+  readonly k2hdkcPath: string;
+  readonly runDir: string;
+  readonly daemonLogDir: string | null;
+  /** Format/mount device_path at prepare; false where the agent does not own the disk (tests). */
+  readonly manageVolume: boolean;
+  readonly raiseMqueue: boolean;
+  /** Where this node's control port listens; null = the node's own NAME from the INI. */
+  readonly ctlportHost: string | null;
+  readonly prepareTimeoutMs: number;
+  readonly healthPollMs: number;
+}
+
 export interface AgentConfig {
   /** Files read, in the order they were applied. */
   readonly sources: readonly string[];
@@ -73,6 +105,7 @@ export interface AgentConfig {
   readonly messaging: MessagingConfig;
   readonly reportIntervalMs: number;
   readonly agent: AgentRuntimeConfig;
+  readonly k2hdkc: K2hdkcConfig;
   /** Every key of [k2hdkc] as read (strings), for the K2HDKC manager to validate on its own. */
   readonly k2hdkcRaw: Readonly<Record<string, string>>;
 }

@@ -47,9 +47,12 @@ export class BaseDatastore implements Datastore {
       this.log.warn({ requested: request.mountPoint, configured: this.mountPoint }, 'prepare mount_point differs from the configured one; using the configured one');
     }
     await ensureWritableDirectory(this.mountPoint, MOUNT_POINT_MODE);
-    if (request.configContents !== null) {
-      await writeFileAtomic(this.configPath, request.configContents, CONFIG_MODE);
-    }
+    if (request.configContents !== null) await this.saveConfig(request.configContents);
+  }
+
+  /** Keeps the rendered config_contents (prepare, start_db_with_conf_changes). */
+  async saveConfig(configContents: string): Promise<void> {
+    await writeFileAtomic(this.configPath, configContents, CONFIG_MODE);
   }
 
   async status(): Promise<ServiceStatus> {

@@ -4,14 +4,22 @@ import type { CallContext, MethodEntry, MethodTable } from '../rpc/types';
 import { getFilesystemStats, type FilesystemStats } from '../system/fs-stats';
 import { precompiledValidator } from '../validation/validators';
 import { toPrepareRequest } from './datastore';
+import type { NodeOperations } from './k2hdkc-datastore';
 import type { PrepareController } from './prepare';
+import { volumeMethods, type VolumeMethodsDeps } from './volume-methods';
 import {
+  clusterCompleteSchema,
   getFilesystemStatsSchema,
   guestLogListSchema,
   prepareSchema,
+  restartSchema,
   rpcPingSchema,
+  startDbWithConfChangesSchema,
+  stopDbSchema,
   type GetFilesystemStatsArgs,
   type PrepareArgs,
+  type StartDbWithConfChangesArgs,
+  type StopDbArgs,
 } from './schemas';
 
 export interface GuestMethodsDeps {
@@ -22,7 +30,15 @@ export interface GuestMethodsDeps {
   readonly mountPoint: string;
   /** The agent's own log file, or null when it logs to stdout/journald only. */
   readonly guestLogFile: string | null;
-  readonly prepare: Pick<PrepareController, 'prepare'>;
+  readonly prepare: Pick<PrepareController, 'prepare'> & Partial<Pick<PrepareController, 'completeCluster'>>;
+  /** restart, stop_db, start_db_with_conf_changes; absent = those names get NoSuchMethod. */
+  readonly node?: {
+    readonly operations: NodeOperations;
+    /** Sends the datastore's status now, after any beat in flight (restart replies after one). */
+    readonly beatNow: () => Promise<unknown>;
+  };
+  /** mount_volume, unmount_volume, resize_fs; absent = NoSuchMethod. */
+  readonly volume?: VolumeMethodsDeps;
   readonly log: Logger;
 }
 
@@ -58,6 +74,36 @@ export function buildGuestMethods(deps: GuestMethodsDeps): MethodTable {
     entry('guest_log_list', guestLogListSchema, () => listGuestLogs(deps)),
     // A cast: the controller gets no reply and follows progress through heartbeats.
     entry<PrepareArgs>('prepare', prepareSchema, (args, call) => deps.prepare.prepare(toPrepareRequest(args), call)),
+    ...(deps.prepare.completeCluster === undefined
+      ? []
+      : [entry('cluster_complete', clusterCompleteSchema, () => deps.prepare.completeCluster?.())]),
+    ...(deps.node === undefined ? [] : nodeMethods(deps.node)),
+    ...(deps.volume === undefined ? [] : volumeMethods(deps.volume)),
+  ];
+}
+
+/** Trove's node operations (spec trove-rpc.md §5, §7.4); each returns None (null) on the wire. */
+function nodeMethods(node: NonNullable<GuestMethodsDeps['node']>): MethodEntry[] {
+  const { operations } = node;
+  return [
+    // Python's guest heartbeats `healthy` before replying; the controller only resets the task.
+    entry('restart', restartSchema, async (_args, call) => {
+      await operations.restart(call);
+      // After any beat in flight, whose status may predate the restart; a lost one is logged by the loop.
+      await node.beatNow();
+      return null;
+    }),
+    // Trove's caller gives this 15 s. Deregistering only when the node is not to come back
+    // (1.0's do_not_start_on_reboot); reboot, resize and migrate keep the registration.
+    entry<StopDbArgs>('stop_db', stopDbSchema, async (args, call) => {
+      await operations.stopDb({ deregister: args.do_not_start_on_reboot === true }, call);
+      return null;
+    }),
+    entry<StartDbWithConfChangesArgs>('start_db_with_conf_changes', startDbWithConfChangesSchema, async (args, call) => {
+      await operations.startDbWithConfChanges(args.config_contents ?? null, call);
+      await node.beatNow();
+      return null;
+    }),
   ];
 }
 

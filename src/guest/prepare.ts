@@ -104,6 +104,21 @@ export class PrepareController {
     throw failure;
   }
 
+  /**
+   * `cluster_complete` (the cluster strategy, once every member is `instance ready`): what a
+   * plain prepare does at its end — end marker, the real status, periodic heartbeats. Refused
+   * with GuestStateError unless a prepare succeeded; repeating it is harmless.
+   */
+  async completeCluster(): Promise<void> {
+    if (this.current !== 'prepared') {
+      throw new GuestStateError(`cluster_complete needs a prepared cluster member; this guest is ${this.current}.`);
+    }
+    await markPrepareEnded(this.options.stateDir);
+    await this.beat(await this.actualStatus());
+    this.options.heartbeat.start();
+    this.options.log.info('cluster member completed');
+  }
+
   private async actualStatus(): Promise<ServiceStatus> {
     try {
       return await this.options.datastore.status();

@@ -72,12 +72,56 @@ export const getFilesystemStatsSchema = {
 export const rpcPingSchema = noArgs;
 export const guestLogListSchema = noArgs;
 
+/** `restart` (call, 1.0, high timeout): replies once the node is healthy. */
+export const restartSchema = noArgs;
+
+/** `stop_db` (call; 1.1 sends nothing, 1.0 adds do_not_start_on_reboot). */
+export const stopDbSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { do_not_start_on_reboot: { type: 'boolean', nullable: true } },
+} as const;
+
+/** `start_db_with_conf_changes` (call; 1.1, 1.0 without ds_version). */
+export const startDbWithConfChangesSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    config_contents: { type: 'string', nullable: true, maxLength: CONFIG_MAX },
+    ds_version: shortString,
+  },
+} as const;
+
+/** `cluster_complete` (cast, no args; sent by a cluster strategy when all members are ready). */
+export const clusterCompleteSchema = noArgs;
+
+/** `mount_volume` / `unmount_volume` (call, 1.0, low timeout): Trove may send None for either. */
+export const volumePathsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { device_path: absolutePath, mount_point: absolutePath },
+} as const;
+
+/** `resize_fs` (call; 1.1 adds `online`). */
+export const resizeFsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { device_path: absolutePath, mount_point: absolutePath, online: { type: 'boolean', nullable: true } },
+} as const;
+
 /** The schemas by method name, for tests and for documentation of the served surface. */
 export const GUEST_SCHEMAS = {
   prepare: prepareSchema,
   rpc_ping: rpcPingSchema,
   get_filesystem_stats: getFilesystemStatsSchema,
   guest_log_list: guestLogListSchema,
+  restart: restartSchema,
+  stop_db: stopDbSchema,
+  start_db_with_conf_changes: startDbWithConfChangesSchema,
+  cluster_complete: clusterCompleteSchema,
+  mount_volume: volumePathsSchema,
+  unmount_volume: volumePathsSchema,
+  resize_fs: resizeFsSchema,
 } as const;
 
 /** `prepare` kwargs after validation (wire names). */
@@ -100,4 +144,22 @@ export interface PrepareArgs {
 
 export interface GetFilesystemStatsArgs {
   fs_path?: string | null;
+}
+
+export interface StopDbArgs {
+  do_not_start_on_reboot?: boolean | null;
+}
+
+export interface StartDbWithConfChangesArgs {
+  config_contents?: string | null;
+  ds_version?: string | null;
+}
+
+export interface VolumePathsArgs {
+  device_path?: string | null;
+  mount_point?: string | null;
+}
+
+export interface ResizeFsArgs extends VolumePathsArgs {
+  online?: boolean | null;
 }

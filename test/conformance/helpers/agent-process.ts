@@ -25,6 +25,11 @@ export interface AgentConfigOptions {
   readonly conductorQueue: string;
   readonly reportInterval?: number;
   readonly mountPoint?: string;
+  /**
+   * More `[k2hdkc]` lines (key → value). Without `datastore`, the core tests run the volume-only
+   * base datastore: they test the RPC surface, not a K2HDKC node.
+   */
+  readonly k2hdkc?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -57,6 +62,7 @@ export function writeAgentConfig(dir: string, o: AgentConfigOptions): AgentFiles
     'http_port = 0',
     'log_level = debug',
     'shutdown_grace_seconds = 5',
+    ...Object.entries({ datastore: 'base', ...o.k2hdkc }).map(([key, value]) => `${key} = ${value}`),
     '',
   ].join('\n');
   writeFileSync(guestAgentConf, conf, { mode: 0o600 });

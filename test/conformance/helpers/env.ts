@@ -52,8 +52,16 @@ export class ConformanceEnv {
   }
 
   /** A new instance row (status `new`) and agent config files; key null = plain RPC. */
-  async addGuest(options: { secure: boolean; mountPoint?: string; reportInterval?: number }): Promise<Guest> {
-    const id = randomUUID();
+  async addGuest(options: {
+    secure: boolean;
+    mountPoint?: string;
+    reportInterval?: number;
+    /** Extra [k2hdkc] options (see writeAgentConfig). */
+    k2hdkc?: Readonly<Record<string, string>>;
+    /** A fixed instance id (the K2HDKC tests need it before the agent config exists). */
+    id?: string;
+  }): Promise<Guest> {
+    const id = options.id ?? randomUUID();
     const tenantId = `tenant-${id.slice(0, 8)}`;
     const key = options.secure ? instanceKey() : null;
     await this.harness.addInstance(id, key, tenantId);
@@ -66,6 +74,7 @@ export class ConformanceEnv {
       conductorQueue: this.conductorQueue,
       reportInterval: options.reportInterval ?? 2,
       ...(options.mountPoint === undefined ? {} : { mountPoint: options.mountPoint }),
+      ...(options.k2hdkc === undefined ? {} : { k2hdkc: options.k2hdkc }),
     });
     const guest = { id, tenantId, key, queue: `guestagent.${id}`, files };
     this.guests.push(guest);

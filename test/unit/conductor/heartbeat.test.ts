@@ -92,4 +92,13 @@ describe('HeartbeatLoop', () => {
     await loop.stop();
     expect(loop.running).toBe(false);
   });
+
+  it('tickFresh sends a new beat after the one in flight, so a stale status never lands last', async () => {
+    const { caster, loop } = build(['restarting', 'healthy']);
+    const stale = loop.tick();
+    const fresh = loop.tickFresh();
+    expect(await stale).toBe(true);
+    expect(await fresh).toBe(true);
+    expect(heartbeats(caster, TEST_KEY).map((b) => b.status)).toEqual(['restarting', 'healthy']);
+  });
 });

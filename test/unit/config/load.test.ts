@@ -119,6 +119,22 @@ describe('loadConfig', () => {
     expect(config.k2hdkcRaw).toEqual({ http_port: '0', k2hr3_api_url: 'http://k2hr3:18080' });
   });
 
+  it('types the K2HDKC manager options with their defaults, durations in ms', () => {
+    const dir = tempDir();
+    const plain = loadConfig({ configFiles: [write(dir, 'a.conf', `${GUEST_INFO}transport_url = rabbit://h/\n`)], configDirs: [] });
+    expect(plain.k2hdkc).toMatchObject({
+      datastore: 'k2hdkc', mode: 'server', iniPath: '/etc/antpickax/k2hdkc.ini', processManager: 'systemd',
+      manageVolume: true, extdataUrl: null, k2hr3ApiUrl: null, prepareTimeoutMs: 300_000,
+    });
+    const file = write(dir, 'b.conf', `${GUEST_INFO}transport_url = rabbit://h/\n[k2hdkc]\nmode = slave\nmanage_volume = false\n` +
+      'process_manager = supervisor\nprepare_timeout_seconds = 30\nlocal_address = 127.0.0.9\n');
+    expect(loadConfig({ configFiles: [file], configDirs: [] }).k2hdkc).toMatchObject({
+      mode: 'slave', manageVolume: false, processManager: 'supervisor', prepareTimeoutMs: 30_000, localAddress: '127.0.0.9',
+    });
+    const bad = write(dir, 'c.conf', `${GUEST_INFO}transport_url = rabbit://h/\n[k2hdkc]\nmode = master\n`);
+    expect(() => loadConfig({ configFiles: [bad], configDirs: [] })).toThrow(/\[k2hdkc\] mode/);
+  });
+
   it('names file, section and key when a value is invalid', () => {
     const dir = tempDir();
     const file = write(dir, 'bad.conf', `${GUEST_INFO}transport_url = rabbit://h/\n[oslo_messaging_rabbit]\nssl = maybe\n`);

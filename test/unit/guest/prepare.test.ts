@@ -153,6 +153,17 @@ describe('PrepareController', () => {
     expect(controller.state).toBe('prepared');
   });
 
+  it('cluster_complete after instance ready: end marker, the real status, periodic heartbeats', async () => {
+    const { stateDir, caster, controller, heartbeat } = build();
+    await expect(controller.completeCluster()).rejects.toThrow(GuestStateError);
+    await controller.prepare(request({ cluster_config: { id: 'cl-1', instance_type: 'member' } }), callWith());
+    await controller.completeCluster();
+    expect(heartbeats(caster, TEST_KEY).map((b) => b.status)).toEqual(['building', 'instance ready', 'healthy']);
+    expect(existsSync(join(stateDir, PREPARE_END_FILE))).toBe(true);
+    expect(heartbeat.running).toBe(true);
+    await heartbeat.stop();
+  });
+
   it('sends no notification when the request carried no trove_notification', async () => {
     const { caster, controller, heartbeat } = build();
     await controller.prepare(request(), callWith({ request_id: 'req-plain' }));

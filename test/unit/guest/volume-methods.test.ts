@@ -1,0 +1,63 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { NotSupportedError } from '../../../src/errors';
+import { volumeMethods } from '../../../src/guest/volume-methods';
+import type { CallContext } from '../../../src/rpc/types';
+import { createCommandRunner } from '../../../src/system/command';
+import { Volume } from '../../../src/system/volume';
+import { captureLogger } from '../conductor/recording-caster';
+
+const MiB = 1024 * 1024;
+
+function call(method: string): CallContext {
+  const { log } = captureLogger();
+  return { method, kind: 'call', msgId: 'm1', context: {}, log, signal: new AbortController().signal };
+}
+
+function method(entries: ReturnType<typeof volumeMethods>, name: string) {
+  const entry = entries.find((e) => e.name === name);
+  if (entry === undefined) throw new Error(`no ${name}`);
+  return entry;
+}
+
+describe('volume methods', () => {
+  it('resize_fs without `online` (a 1.0 caller) grows an unmounted filesystem offline to the device size', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'k2h-volume-methods-'));
+    const image = join(dir, 'data.img');
+    writeFileSync(image, '');
+    truncateSync(image, 32 * MiB);
+    const { log } = captureLogger();
+    const volume = new Volume({ runner: createCommandRunner(), log, fstabPath: join(dir, 'fstab') });
+    expect(await volume.formatIfBlank(image)).toBe(true);
+    truncateSync(image, 48 * MiB);
+
+    const entries = volumeMethods({ volume, devicePath: image, mountPoint: join(dir, 'mnt') });
+    expect(await method(entries, 'resize_fs').handler({ device_path: null, mount_point: null }, call('resize_fs'))).toBeNull();
+    const header = spawnSync('dumpe2fs', ['-h', image], { encoding: 'utf8' }).stdout;
+    const blocks = Number(/Block count:\s+(\d+)/.exec(header)?.[1]);
+    const blockSize = Number(/Block size:\s+(\d+)/.exec(header)?.[1]);
+    expect(blocks * blockSize).toBe(48 * MiB);
+  });
+
+  it('unmount_volume of a mount point with nothing mounted succeeds without running umount', async () => {
+    const { log } = captureLogger();
+    const entries = volumeMethods({
+      volume: new Volume({ runner: { run: async () => { throw new Error('no command expected'); } }, log }),
+      devicePath: '/dev/vdb',
+      mountPoint: join(tmpdir(), 'k2h-not-mounted'),
+    });
+    expect(await method(entries, 'unmount_volume').handler({}, call('unmount_volume'))).toBeNull();
+  });
+
+  it('refuses every volume operation with NotSupported when the agent does not manage the volume', async () => {
+    const entries = volumeMethods({ volume: null, devicePath: '/dev/vdb', mountPoint: '/var/lib/k2hdkc' });
+    for (const name of ['mount_volume', 'unmount_volume', 'resize_fs']) {
+      const error = await Promise.resolve(method(entries, name).handler({}, call(name))).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NotSupportedError);
+      expect((error as Error).message).toContain('volume management is off');
+    }
+  });
+});
