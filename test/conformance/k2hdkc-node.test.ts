@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { K2hr3Client } from '../../src/k2hr3/client';
@@ -12,6 +11,7 @@ import { REPO_ROOT } from './helpers/agent-process';
 import { useConformanceEnv, type Guest } from './helpers/env';
 import { waitFor } from './helpers/poll';
 import { waitForConsumer } from './helpers/rabbit';
+import { rawCtlport } from '../helpers/raw-ctlport';
 
 // Issue 3 acceptance 1 (and part of 3): Trove's own client prepares one K2HDKC instance. The
 // agent runs as its own process; the K2HR3 API double runs here on 127.0.0.1 and sees the
@@ -23,17 +23,8 @@ const ADDRESS = '127.0.0.41';
 const BASE_PORT = 26000 + (process.pid % 400) * 10;
 const PORTS = { serverPort: BASE_PORT, serverCtlport: BASE_PORT + 1, slaveCtlport: BASE_PORT + 2 };
 
-/** One control-port command per connection (spec §5.4), read to EOF. */
 function ctl(command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(PORTS.serverCtlport, ADDRESS);
-    let reply = '';
-    socket.setTimeout(2000, () => socket.destroy(new Error('ctlport timeout')));
-    socket.on('connect', () => socket.write(`${command}\n`));
-    socket.on('data', (d) => (reply += d.toString('utf8')));
-    socket.on('end', () => resolve(reply));
-    socket.on('error', reject);
-  });
+  return rawCtlport(ADDRESS, PORTS.serverCtlport, command);
 }
 
 /** The [k2hdkc] options of a node on `address` whose files live in `dir`. */

@@ -1,5 +1,4 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import type { ProcessEvent } from '../../../src/k2hdkc/processes/types';
 import {
   FAKE_DAEMON, fakeWaitReady, isAlive, readEvents, sinkLogger, started, waitFor,
 } from '../../unit/k2hdkc/processes/helpers';
+import { rawCtlport } from '../../helpers/raw-ctlport';
 
 // The supervisor end to end: the small fake daemons (signals, crashes) and, when present, the
 // spec-faithful chmpx / k2hdkc stand-ins of test/doubles/chmpx/ with a real control-port probe.
@@ -17,18 +17,8 @@ afterEach(async () => {
   await Promise.all(supervisors.splice(0).map((s) => s.stop().catch(() => undefined)));
 });
 
-/** One control-port command per connection (spec §5.4): send, read to EOF. */
-function ctl(host: string, port: number, command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, host);
-    let reply = '';
-    socket.setTimeout(1000, () => socket.destroy(new Error('ctlport timeout')));
-    socket.on('connect', () => socket.write(`${command}\n`));
-    socket.on('data', (d) => (reply += d.toString('utf8')));
-    socket.on('end', () => resolve(reply));
-    socket.on('error', reject);
-  });
-}
+/** The stand-in answers quickly; a short timeout keeps the readiness loop tight. */
+const ctl = (host: string, port: number, command: string) => rawCtlport(host, port, command, 1000);
 
 /** A waitReady like the agent's: SELFSTATUS until chmpx answers with a status block. */
 function ctlportWaitReady(host: string, port: number) {

@@ -1,5 +1,4 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -12,24 +11,14 @@ import type { ProcessEventListener } from '../../../src/k2hdkc/processes/types';
 import { K2hr3Double } from '../../doubles/k2hr3';
 import { DBAAS_TEMPLATE, FAST, KEYSTONE, KEYSTONE_TOKEN, nodes } from '../../integration/k2hr3/helpers';
 import { sinkLogger } from './processes/helpers';
+import { rawCtlport } from '../../helpers/raw-ctlport';
 
 // The manager end to end on one machine: the K2HR3 API double in-process, the chmpx / k2hdkc
 // stand-ins run by the ProcessSupervisor, each node on its own loopback address.
 const DOUBLES = join(__dirname, '../../doubles/chmpx');
 const BASE_PORT = 25000 + (process.pid % 400) * 10;
 
-/** One control-port command per connection (spec §5.4), read to EOF. */
-function ctl(host: string, port: number, command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, host);
-    let reply = '';
-    socket.setTimeout(2000, () => socket.destroy(new Error('ctlport timeout')));
-    socket.on('connect', () => socket.write(`${command}\n`));
-    socket.on('data', (d) => (reply += d.toString('utf8')));
-    socket.on('end', () => resolve(reply));
-    socket.on('error', reject);
-  });
-}
+const ctl = rawCtlport;
 
 describe('K2hdkcManager with the K2HR3 double and the chmpx/k2hdkc stand-ins', () => {
   const double = new K2hr3Double({ keystone: KEYSTONE });
