@@ -13,6 +13,14 @@ PACKAGES+=(debootstrap systemd python3-diskimage-builder docker-compose shellche
 # The backup tests (test/swift/): a real Swift (proxy, account, container, object servers) with
 # tempauth, whose tokens live in memcached; test/swift/fixture.ts starts private instances.
 PACKAGES+=(swift swift-proxy swift-account swift-container swift-object memcached)
+# The slave VM's user-data (guest-image/cloud-init/) is checked with cloud-init's own schema.
+PACKAGES+=(cloud-init)
+# The end-to-end control plane (test/e2e/): the `openstack` CLI with troveclient's plugin
+# (trove-api, trove-taskmanager, trove-conductor come with python3-trove), and unshare/mount
+# for the per-VM mount namespaces.
+PACKAGES+=(python3-openstackclient util-linux mount)
+# The Horizon drop-in (datastore/horizon/) is checked against Debian's trove-dashboard 19.
+PACKAGES+=(python3-trove-dashboard)
 AMQP_HOST=127.0.0.1
 AMQP_PORT=5672
 WAIT_SECONDS=90

@@ -2,9 +2,12 @@ import type { AgentConfig } from './config/types';
 import type { Logger } from './log';
 import { ConductorApi } from './conductor/api';
 import { HeartbeatLoop } from './conductor/heartbeat';
+import { GuestLogs, k2hdkcLogSources } from './guest/config-methods-logs';
+import { join } from 'node:path';
 import { buildDatastore } from './guest/build-datastore';
 import { K2hdkcDatastore } from './guest/k2hdkc-datastore';
 import { buildGuestMethods } from './guest/methods';
+import { createCommandRunner } from './system/command';
 import { PrepareController } from './guest/prepare';
 import type { HttpServer, HttpServerOptions } from './http/server';
 import { Metrics } from './http/metrics';
@@ -14,7 +17,8 @@ import type { Caster } from './rpc/types';
 
 /**
  * The one place that builds and wires the modules. Start order: HTTP (so /healthz answers while
- * connecting), prepare state from the markers, RPC consume, then heartbeats if already prepared.
+ * connecting), prepare state from the markers, the node brought back (k2hdkc/stopped-state.ts),
+ * RPC consume, then heartbeats if already prepared.
  * Stop is the reverse: heartbeats, RPC (stop consuming, finish in-flight calls), HTTP.
  */
 export class Agent {
@@ -23,6 +27,8 @@ export class Agent {
   private readonly heartbeat: HeartbeatLoop;
   private readonly prepare: PrepareController;
   private readonly rpc: RpcServer;
+  /** The K2HDKC node, when [k2hdkc] datastore = k2hdkc (live reconfiguration starts/stops with the agent). */
+  private readonly node: K2hdkcDatastore | null;
   /** Options of the health endpoint, or null when http_port = 0 disables it. */
   private readonly httpOptions: HttpServerOptions | null;
   private http: HttpServer | null = null;
@@ -43,7 +49,8 @@ export class Agent {
       log: log.child({ component: 'conductor' }),
       onHeartbeat: (ok) => this.metrics.onHeartbeat(ok),
     });
-    const { datastore, volume } = buildDatastore(config, log);
+    const { datastore, volume, configuration } = buildDatastore(config, log);
+    this.node = datastore instanceof K2hdkcDatastore ? datastore : null;
     this.heartbeat = new HeartbeatLoop({
       sender: conductor,
       statusProvider: () => datastore.status(),
@@ -72,7 +79,34 @@ export class Agent {
         ...(datastore instanceof K2hdkcDatastore
           ? {
               node: { operations: datastore, beatNow: () => this.heartbeat.tickFresh() },
+              prepareGuard: datastore.guard,
               volume: { volume, devicePath: agent.devicePath, mountPoint: agent.mountPoint },
+              ...(configuration === undefined
+                ? {}
+                : {
+                    configuration: {
+                      configuration,
+                      stateDir: agent.stateDir,
+                      beatNow: () => this.heartbeat.tickFresh(),
+                      whileRestarting: (run) => datastore.whileRestarting(run),
+                    },
+                  }),
+              guestLogs: new GuestLogs({
+                sources: k2hdkcLogSources(null, config.k2hdkc.daemonLogDir),
+                guestId: guest.guestId,
+                datastoreManager: guest.datastoreManager,
+                statePath: join(agent.stateDir, 'guest-logs.json'),
+                swift: { swiftUrl: config.backup.swiftUrl, serviceType: config.backup.swiftServiceType, endpointType: config.backup.swiftEndpointType, region: config.backup.regionName },
+                log: log.child({ component: 'guest-logs' }),
+              }),
+              backup: {
+                conductor,
+                config: config.backup,
+                iniPath: config.k2hdkc.iniPath,
+                mountPoint: agent.mountPoint,
+                runner: createCommandRunner(),
+                log: log.child({ component: 'backup' }),
+              },
             }
           : {}),
         log: log.child({ component: 'guest' }),
@@ -120,6 +154,9 @@ export class Agent {
       );
     }
     const state = await this.prepare.restore();
+    // Follows K2HR3 again, or brings back a node a reboot (or a plain stop_db) left down; the
+    // start itself runs on while RPC is served, and a fresh heartbeat reports it healthy.
+    if (state === 'prepared') await this.node?.resume(() => this.heartbeat.tickFresh());
     await this.rpc.start();
     if (await this.heartbeat.startIfPrepared()) this.log.info('already prepared: heartbeats resumed');
     this.log.info({ prepareState: state }, 'agent started');
@@ -130,6 +167,7 @@ export class Agent {
     this.stopping ??= (async () => {
       this.log.info('agent stopping');
       await this.heartbeat.stop();
+      await this.node?.close();
       await this.rpc.stop(this.config.agent.shutdownGraceMs);
       await this.http?.close();
       this.log.info('agent stopped');

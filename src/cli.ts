@@ -14,6 +14,9 @@ Options:
   --config-file FILE   read FILE (repeatable)
   --config-dir DIR     read DIR/*.conf (repeatable)
   --check-config       load and validate the configuration, print a summary, and exit
+  --standalone         run without Trove (a slave VM from cloud-init): bootstrap from
+                       [k2hdkc] extdata_url at start, no RabbitMQ; guest_id defaults to
+                       cloud-init's instance id
   --help               show this help and exit
   --version            print the version and exit
 `;
@@ -28,6 +31,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         'config-file': { type: 'string', multiple: true },
         'config-dir': { type: 'string', multiple: true },
         'check-config': { type: 'boolean' },
+        standalone: { type: 'boolean' },
         help: { type: 'boolean' },
         version: { type: 'boolean' },
       },
@@ -49,7 +53,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   let config;
   try {
-    config = loadConfig({ configFiles: values['config-file'] ?? [], configDirs: values['config-dir'] ?? [] });
+    const standalone = values.standalone === true ? await import('./standalone') : null;
+    config = loadConfig(
+      { configFiles: values['config-file'] ?? [], configDirs: values['config-dir'] ?? [] },
+      standalone === null ? {} : { defaults: standalone.standaloneDefaults() },
+    );
+    standalone?.checkStandaloneConfig(config);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`k2hdkc-trove-agent: configuration error: ${error.message}\n`);
@@ -60,6 +69,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const log = createLogger({ level: config.agent.logLevel });
+  if (values.standalone === true) {
+    const { runStandalone } = await import('./standalone');
+    return runStandalone(config, log);
+  }
   const { Agent } = await import('./agent');
   const agent = new Agent(config, log);
   return agent.runUntilSignalled();

@@ -217,3 +217,25 @@ export class SchedulerError extends AgentError {
     this.status = options.status;
   }
 }
+
+/** What went wrong asking Keystone about the user's token; `K2H_ERR_KEYSTONE_<KIND>`. */
+export type KeystoneErrorKind = 'auth' | 'endpoint' | 'unavailable' | 'bad_response' | 'aborted';
+
+/**
+ * A Keystone request of the agent failed (the token's own project for K2HR3 self-provisioning).
+ * `endpoint` is `METHOD url`; the message never carries the token.
+ */
+export class KeystoneError extends AgentError {
+  readonly kind: KeystoneErrorKind;
+  readonly endpoint: string;
+  readonly status: number | undefined;
+  constructor(kind: KeystoneErrorKind, message: string, options: { endpoint: string; status?: number; cause?: unknown }) {
+    super(`K2H_ERR_KEYSTONE_${kind.toUpperCase()}`, message, {
+      cause: options.cause,
+      expected: kind === 'auth' || kind === 'endpoint' || kind === 'aborted',
+    });
+    this.kind = kind;
+    this.endpoint = options.endpoint;
+    this.status = options.status;
+  }
+}

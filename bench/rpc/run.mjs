@@ -2,23 +2,24 @@
 // (oslo.messaging's RPC server + Trove's SecureSerializer) and a bare amqplib floor guest, all
 // on one broker in one run; prints latency, calls/s under 16 concurrent callers and guest RSS.
 // `npm run bench:rpc [-- --help]`. A benchmark: it prints figures and never asserts timings.
-import { randomBytes, randomInt, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { cleanUp, openBroker, waitForConsumer } from './lib/broker.mjs';
 import { PYTHON, cpuSeconds, logTail, memoryKiB, runJson, startDaemon, startGated, stopDaemon } from './lib/procs.mjs';
 import { formatReport } from './lib/report.mjs';
+import { benchArgs, loopbackBroker, progressLog } from '../lib/args.mjs';
+import { instanceKey, writeGuestFiles } from '../lib/guest-files.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
 const CALLER = join(HERE, 'caller.py');
 const ALL_GUESTS = ['reference', 'ours', 'floor'];
 
-const { values: cli } = parseArgs({
-  options: {
+const cli = benchArgs(
+  {
     calls: { type: 'string', default: '2000' },
     warmup: { type: 'string', default: '200' },
     duration: { type: 'string', default: '5' },
@@ -30,20 +31,12 @@ const { values: cli } = parseArgs({
     // Extra node flags for our agent only (space-separated), e.g. to try V8 memory flags.
     'agent-node-args': { type: 'string', default: '' },
     guests: { type: 'string', default: ALL_GUESTS.join(',') },
-    json: { type: 'boolean', default: false },
-    keep: { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
   },
-});
-if (cli.help) {
-  process.stdout.write(
-    'usage: node bench/rpc/run.mjs [--calls 2000] [--warmup 200] [--duration 5] [--procs 4] [--threads 4]\n' +
-      '       [--broker 127.0.0.1:5672] [--guests reference,ours,floor] [--agent-root DIR]\n' +
-      '       [--agent-node-args="--flag ..."] [--json] [--keep]\n' +
-      'See bench/README.md. RabbitMQ user guest/guest; the broker must be on loopback.\n',
-  );
-  process.exit(0);
-}
+  'usage: node bench/rpc/run.mjs [--calls 2000] [--warmup 200] [--duration 5] [--procs 4] [--threads 4]\n' +
+    '       [--broker 127.0.0.1:5672] [--guests reference,ours,floor] [--agent-root DIR]\n' +
+    '       [--agent-node-args="--flag ..."] [--json] [--keep]\n' +
+    'See bench/README.md. RabbitMQ user guest/guest; the broker must be on loopback.\n',
+);
 const options = {
   calls: Number(cli.calls),
   warmup: Number(cli.warmup),
@@ -54,61 +47,24 @@ const options = {
   agentRoot: resolve(cli['agent-root']),
   agentNodeArgs: cli['agent-node-args'],
 };
-const [brokerHost, brokerPort = '5672'] = options.broker.split(':');
-if (!['127.0.0.1', 'localhost', '::1'].includes(brokerHost)) throw new Error('bench/rpc runs on a loopback broker only');
 const AGENT_ROOT = resolve(cli['agent-root']);
-const AMQP_URL = `amqp://guest:guest@${brokerHost}:${brokerPort}/`;
-const RABBIT_URL = `rabbit://guest:guest@${brokerHost}:${brokerPort}/`;
+const { amqpUrl: AMQP_URL, rabbitUrl: RABBIT_URL } = loopbackBroker(options.broker, 'bench/rpc');
 
-const t0 = Date.now();
-/** Progress on stderr, so stdout stays the report. */
-const progress = (what) => process.stderr.write(`[bench ${((Date.now() - t0) / 1000).toFixed(1)}s] ${what}\n`);
-
-/** Atomic, owner-only write (temp + rename), as the agent's own config files are written. */
-function writePrivate(path, text) {
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  renameSync(tmp, path);
-}
-
-/** A random 32-character [A-Za-z0-9] key, the shape Trove generates per instance. */
-function instanceKey() {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  return Array.from({ length: 32 }, () => alphabet[randomInt(alphabet.length)]).join('');
-}
+const progress = progressLog();
 
 /** Writes the two files Trove injects into a guest; both guests and our agent read them. */
 function writeGuestConfig(dir, id, key, exchange) {
-  mkdirSync(join(dir, 'state'), { recursive: true, mode: 0o700 });
-  mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
-  const agentConf = join(dir, 'trove-guestagent.conf');
-  const infoConf = join(dir, 'guest_info.conf');
-  writePrivate(
-    agentConf,
-    [
-      '[DEFAULT]',
-      `transport_url = ${RABBIT_URL}`,
-      `control_exchange = ${exchange}`,
-      // Nothing is prepared, so no heartbeat is sent; a private name keeps it that way anyway.
-      `conductor_queue = ${exchange}-conductor`,
-      'report_interval = 30',
-      'debug = false',
-      '[oslo_messaging_rabbit]',
-      'amqp_durable_queues = false',
-      'amqp_auto_delete = false',
-      '[k2hdkc]',
-      `state_dir = ${join(dir, 'state')}`,
-      `mount_point = ${join(dir, 'data')}`,
-      'http_port = 0',
-      'log_level = warn',
-      '',
-    ].join('\n'),
-  );
-  writePrivate(
-    infoConf,
-    ['[DEFAULT]', `guest_id = ${id}`, 'datastore_manager = k2hdkc', 'datastore_version = 1.0.14', 'tenant_id = bench', `instance_rpc_encr_key = ${key}`, ''].join('\n'),
-  );
-  return { agentConf, infoConf };
+  return writeGuestFiles(dir, {
+    rabbitUrl: RABBIT_URL,
+    exchange,
+    // Nothing is prepared, so no heartbeat is sent; a private name keeps it that way anyway.
+    conductorQueue: `${exchange}-conductor`,
+    reportInterval: 30,
+    logLevel: 'warn',
+    id,
+    tenantId: 'bench',
+    key,
+  });
 }
 
 function guestCommand(name, files) {

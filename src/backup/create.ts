@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { Transform } from 'node:stream';
 import { join } from 'node:path';
 import { NotSupportedError } from '../errors';
 import { DEFAULT_ENTRY_PREFIX, packDirectory } from './archive';
@@ -22,6 +23,14 @@ export type BackupStatusUpdate =
   | { backup_id: string; state: 'COMPLETED'; size: number; backup_type: string; checksum: string; location: string; success: true }
   | { backup_id: string; state: 'FAILED'; size: number; backup_type: string; success: false };
 
+/** Upload progress plus how much of the archive has been read (tar headers included). */
+export interface CreateProgress extends BackupProgress {
+  inputBytes: number;
+  inputTotal: number;
+  /** 0–100, one decimal. */
+  percent: number;
+}
+
 export interface CreateBackupOptions {
   backupInfo: BackupInfo;
   /** Swift endpoint of the user's project and the user's token (from the RPC context). */
@@ -43,7 +52,7 @@ export interface CreateBackupOptions {
   /** Tar entry prefix; default the old integration's absolute snapshot directory. */
   entryPrefix?: string;
   onStatus: (update: BackupStatusUpdate) => void | Promise<void>;
-  onProgress?: (p: BackupProgress) => void;
+  onProgress?: (p: CreateProgress) => void;
   progressIntervalMs?: number;
   cleanupDelaysMs?: readonly number[];
   onCleanupRetry?: (left: readonly string[], attempt: number) => void;
@@ -61,7 +70,7 @@ export async function createBackup(opts: CreateBackupOptions): Promise<UploadRes
   let staging: string | undefined;
   try {
     if (info.parent || backupType === 'incremental') {
-      throw new NotSupportedError('incremental backups are not supported by the k2hdkc datastore; create a full backup');
+      throw new NotSupportedError('incremental backup');
     }
     await mkdir(opts.stagingRoot, { recursive: true, mode: 0o700 });
     staging = await mkdtemp(join(opts.stagingRoot, `backup-${safeName(info.id)}-`));
@@ -71,7 +80,18 @@ export async function createBackup(opts: CreateBackupOptions): Promise<UploadRes
     const metadata: Record<string, string> = {};
     if (info.datastore) metadata.datastore = info.datastore;
     if (info.datastore_version) metadata.datastore_version = info.datastore_version;
-    const source = await packDirectory(staging, opts.entryPrefix ?? DEFAULT_ENTRY_PREFIX);
+    const packed = await packDirectory(staging, opts.entryPrefix ?? DEFAULT_ENTRY_PREFIX);
+    // Percent done = archive bytes read so far / archive size (the output size is not known ahead).
+    const inputTotal = await directorySize(staging);
+    let inputBytes = 0;
+    const source = packed.pipe(new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        inputBytes += chunk.length;
+        cb(null, chunk);
+      },
+    }));
+    packed.on('error', (err) => source.destroy(err));
+    const onProgress = opts.onProgress;
     const result = await uploadBackupStream(source, {
       swift,
       container,
@@ -79,7 +99,11 @@ export async function createBackup(opts: CreateBackupOptions): Promise<UploadRes
       metadata,
       ...(opts.encryptionKey ? { encryptionKey: opts.encryptionKey } : {}),
       ...(opts.segmentSize ? { segmentSize: opts.segmentSize } : {}),
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(onProgress ? {
+        onProgress: (p: BackupProgress) => onProgress({
+          ...p, inputBytes, inputTotal, percent: inputTotal > 0 ? Math.min(100, Math.round((inputBytes / inputTotal) * 1000) / 10) : 100,
+        }),
+      } : {}),
       ...(opts.progressIntervalMs !== undefined ? { progressIntervalMs: opts.progressIntervalMs } : {}),
       ...(opts.cleanupDelaysMs ? { cleanupDelaysMs: opts.cleanupDelaysMs } : {}),
       ...(opts.onCleanupRetry ? { onCleanupRetry: opts.onCleanupRetry } : {}),
@@ -100,4 +124,14 @@ export async function createBackup(opts: CreateBackupOptions): Promise<UploadRes
 /** Backup ids are UUIDs; anything else is reduced to a safe directory-name fragment. */
 export function safeName(id: string): string {
   return id.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
+}
+
+/** Bytes in the regular files directly in `dir`. */
+async function directorySize(dir: string): Promise<number> {
+  let total = 0;
+  for (const name of await readdir(dir)) {
+    const st = await stat(join(dir, name));
+    if (st.isFile()) total += st.size;
+  }
+  return total;
 }

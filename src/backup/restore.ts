@@ -40,8 +40,10 @@ export interface RestoredBackup {
  */
 export async function restoreBackup(opts: RestoreBackupOptions): Promise<RestoredBackup> {
   const info = opts.backupInfo;
-  if (info.type && info.type !== 'full') {
-    throw new BackupError('ARCHIVE', `backup ${info.id} is ${info.type}; only full backups can be restored`);
+  // `type` is the row's backup_type: `full` from us; older rows may carry a driver name. Only an
+  // incremental backup needs its parents, which we do not create or follow.
+  if (info.type === 'incremental') {
+    throw new BackupError('ARCHIVE', `backup ${info.id} is incremental; only full backups can be restored`);
   }
   const { storageUrl, container, name } = parseLocation(info.location);
   const swift = new SwiftClient({ storageUrl, token: opts.token });

@@ -14,6 +14,12 @@ export interface ConfigSources {
   readonly configDirs: readonly string[];
 }
 
+/** Lowest-priority values (section → key → text) and the name errors give as their source. */
+export interface ConfigDefaults {
+  readonly source: string;
+  readonly values: Readonly<Record<string, Readonly<Record<string, string>>>>;
+}
+
 type Typed = string | number | boolean | null;
 type Located = Pick<IniEntry, 'file' | 'line' | 'value'>;
 
@@ -33,10 +39,16 @@ export function resolveConfigFiles(sources: ConfigSources): string[] {
 }
 
 /** Reads, merges, types and validates the configuration; returns it frozen. Throws ConfigError. */
-export function loadConfig(sources: ConfigSources): AgentConfig {
+export function loadConfig(sources: ConfigSources, options: { readonly defaults?: ConfigDefaults } = {}): AgentConfig {
   const files = resolveConfigFiles(sources);
   if (files.length === 0) throw new ConfigError('no configuration: give --config-file or --config-dir');
   const merged = new Map<string, Map<string, Located>>();
+  // Values supplied by the caller (the standalone node), overridden by every file.
+  for (const [sectionName, keys] of Object.entries(options.defaults?.values ?? {})) {
+    const section = new Map<string, Located>();
+    merged.set(sectionName, section);
+    for (const [key, value] of Object.entries(keys)) section.set(key, { file: options.defaults?.source ?? '(defaults)', line: 0, value });
+  }
   for (const file of files) {
     for (const entry of readEntries(file)) {
       let section = merged.get(entry.section);
@@ -194,6 +206,19 @@ function compile(values: Record<string, Record<string, Typed>>, merged: Map<stri
       ctlportHost: optStr('k2hdkc', 'ctlport_host'),
       prepareTimeoutMs: int('k2hdkc', 'prepare_timeout_seconds') * 1000,
       healthPollMs: int('k2hdkc', 'health_poll_ms'),
+      k2hr3PollMs: (values['k2hdkc']?.['k2hr3_poll_ms'] as number | null) ?? int('k2hdkc', 'k2hr3_poll_seconds') * 1000,
+      keystone: { authUrl: optStr('service_credentials', 'auth_url'), regionName: str('service_credentials', 'region_name') },
+    },
+    backup: {
+      swiftUrl: optStr('DEFAULT', 'swift_url'),
+      swiftServiceType: str('DEFAULT', 'swift_service_type'),
+      swiftEndpointType: str('DEFAULT', 'swift_endpoint_type'),
+      regionName: str('service_credentials', 'region_name'),
+      defaultContainer: str('DEFAULT', 'backup_swift_container'),
+      segmentSize: int('DEFAULT', 'backup_segment_max_size'),
+      encryptionKey: optStr('DEFAULT', 'backup_aes_cbc_key'),
+      k2hlinetoolPath: str('k2hdkc', 'k2hlinetool_path'),
+      progressIntervalMs: int('k2hdkc', 'backup_progress_interval_seconds') * 1000,
     },
     k2hdkcRaw,
   };

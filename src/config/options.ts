@@ -22,6 +22,7 @@ export interface OptionDef {
 const D = 'DEFAULT';
 const RABBIT = 'oslo_messaging_rabbit';
 const AGENT = 'k2hdkc';
+const CREDS = 'service_credentials';
 
 export const OPTIONS: readonly OptionDef[] = [
   // guest_info.conf, written by the taskmanager for this instance.
@@ -36,6 +37,18 @@ export const OPTIONS: readonly OptionDef[] = [
   { section: D, key: 'conductor_queue', type: 'string', default: 'trove-conductor', minLength: 1 },
   { section: D, key: 'report_interval', type: 'integer', default: 30, minimum: 1, maximum: 3600 },
   { section: D, key: 'debug', type: 'boolean', default: false },
+  // Backups (issue 4), Trove's own names and defaults (trove/common/cfg.py): the Swift endpoint is
+  // swift_url + project id, else the token's catalog (service type, endpoint type, region).
+  { section: D, key: 'swift_url', type: 'string', default: null, pattern: '^https?://' },
+  { section: D, key: 'swift_service_type', type: 'string', default: 'object-store', minLength: 1 },
+  { section: D, key: 'swift_endpoint_type', type: 'string', default: 'publicURL', minLength: 1 },
+  { section: D, key: 'backup_swift_container', type: 'string', default: 'database_backups', minLength: 1 },
+  { section: D, key: 'backup_segment_max_size', type: 'integer', default: 2 * 1024 ** 3, minimum: 1024 * 1024 },
+  // Encrypts backups as Trove 18 decrypts them (openssl enc -aes-256-cbc -pbkdf2); never logged.
+  { section: D, key: 'backup_aes_cbc_key', type: 'string', default: null },
+  { section: CREDS, key: 'region_name', type: 'string', default: 'RegionOne', minLength: 1 },
+  // Keystone for the user token's own project (K2HR3 self-provisioning) when the request's catalog has none.
+  { section: CREDS, key: 'auth_url', type: 'string', default: null, pattern: '^https?://' },
   { section: RABBIT, key: 'amqp_durable_queues', type: 'boolean', default: false },
   { section: RABBIT, key: 'amqp_auto_delete', type: 'boolean', default: false },
   { section: RABBIT, key: 'rabbit_ha_queues', type: 'boolean', default: false },
@@ -49,7 +62,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { section: RABBIT, key: 'ssl_key_file', type: 'string', default: null },
   // The agent's own group.
   { section: AGENT, key: 'state_dir', type: 'string', default: '/opt/trove-guestagent', pattern: '^/' },
-  { section: AGENT, key: 'mount_point', type: 'string', default: '/var/lib/k2hdkc', pattern: '^/' },
+  { section: AGENT, key: 'mount_point', type: 'string', default: '/var/lib/antpickax/k2hdkc', pattern: '^/' },
   { section: AGENT, key: 'device_path', type: 'string', default: '/dev/vdb', pattern: '^/' },
   { section: AGENT, key: 'http_host', type: 'string', default: '127.0.0.1', minLength: 1 },
   { section: AGENT, key: 'http_port', type: 'integer', default: 8790, minimum: 0, maximum: 65535 },
@@ -82,10 +95,16 @@ export const OPTIONS: readonly OptionDef[] = [
   { section: AGENT, key: 'ctlport_host', type: 'string', default: null, minLength: 1 },
   { section: AGENT, key: 'prepare_timeout_seconds', type: 'integer', default: 300, minimum: 1, maximum: 86400 },
   { section: AGENT, key: 'health_poll_ms', type: 'integer', default: 200, minimum: 10, maximum: 60000 },
+  // Backups: the k2hash tool that writes (`ar put`) and loads (`ar load`) archives; progress log interval.
+  { section: AGENT, key: 'k2hlinetool_path', type: 'string', default: 'k2hlinetool', minLength: 1 },
+  { section: AGENT, key: 'backup_progress_interval_seconds', type: 'integer', default: 10, minimum: 1, maximum: 3600 },
+  // Live reconfiguration: seconds between K2HR3 reads (0 = off); k2hr3_poll_ms overrides it (tests).
+  { section: AGENT, key: 'k2hr3_poll_seconds', type: 'integer', default: 10, minimum: 0, maximum: 86400 },
+  { section: AGENT, key: 'k2hr3_poll_ms', type: 'integer', default: null, minimum: 50, maximum: 86400000 },
 ];
 
 /** Sections whose unknown keys are ignored (Trove's guest config carries many options we do not use). */
-export const KNOWN_SECTIONS: readonly string[] = [D, RABBIT, AGENT];
+export const KNOWN_SECTIONS: readonly string[] = [D, RABBIT, AGENT, CREDS];
 
 /** The ajv schema for the typed values: `{ [section]: { [key]: value } }`. */
 export function optionsSchema(): Record<string, unknown> {

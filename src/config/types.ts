@@ -96,6 +96,30 @@ export interface K2hdkcConfig {
   readonly ctlportHost: string | null;
   readonly prepareTimeoutMs: number;
   readonly healthPollMs: number;
+  /** Mean ms between K2HR3 reads for live reconfiguration; 0 = off. */
+  readonly k2hr3PollMs: number;
+  /**
+   * Keystone, asked for the user token's project name when the prepare context lacks it
+   * (self-provisioning): `[service_credentials] auth_url`, used when the context's catalog has no
+   * identity endpoint in `region_name`.
+   */
+  readonly keystone: { readonly authUrl: string | null; readonly regionName: string };
+}
+
+/** Backups to Swift (issue 4); Trove's option names, see src/config/options.ts. */
+export interface BackupConfig {
+  /** `[DEFAULT] swift_url` (ends in `AUTH_`; the project id is appended), or null = the token's catalog. */
+  readonly swiftUrl: string | null;
+  readonly swiftServiceType: string;
+  readonly swiftEndpointType: string;
+  /** `[service_credentials] region_name`: the catalog region. */
+  readonly regionName: string;
+  readonly defaultContainer: string;
+  readonly segmentSize: number;
+  /** null = backups are not encrypted. A secret: never logged. */
+  readonly encryptionKey: string | null;
+  readonly k2hlinetoolPath: string;
+  readonly progressIntervalMs: number;
 }
 
 export interface AgentConfig {
@@ -106,6 +130,7 @@ export interface AgentConfig {
   readonly reportIntervalMs: number;
   readonly agent: AgentRuntimeConfig;
   readonly k2hdkc: K2hdkcConfig;
+  readonly backup: BackupConfig;
   /** Every key of [k2hdkc] as read (strings), for the K2HDKC manager to validate on its own. */
   readonly k2hdkcRaw: Readonly<Record<string, string>>;
 }

@@ -9,12 +9,19 @@ import type { NodeProcesses, WaitReady } from '../k2hdkc/processes/types';
 import { createCommandRunner } from '../system/command';
 import { Volume } from '../system/volume';
 import { BaseDatastore } from './base-datastore';
-import { K2hdkcDatastore } from './k2hdkc-datastore';
+import { restoreIntoDataFile } from './backup-methods-restore';
+import { K2hdkcDatastore, type K2hdkcDatastoreOptions } from './k2hdkc-datastore';
+import { NodeConfiguration } from './config-methods-node';
+import { OverridesStore } from '../k2hdkc/overrides';
+import { join } from 'node:path';
+import { lookupTokenProject } from '../keystone/token-project';
 
 /** What [k2hdkc] datastore selects; `volume` is set when the agent manages the data volume. */
 export interface BuiltDatastore {
   readonly datastore: BaseDatastore | K2hdkcDatastore;
   readonly volume: Volume | null;
+  /** Trove's configuration groups and upgrade for the K2HDKC node. */
+  readonly configuration?: NodeConfiguration;
 }
 
 /** The volume-only base datastore, or the K2HDKC node ([k2hdkc] datastore). */
@@ -40,12 +47,15 @@ export function buildDatastore(config: AgentConfig, log: Logger): BuiltDatastore
           ...(k2hdkc.raiseMqueue ? {} : { mqueue: false as const }),
         });
   const templatePath = k2hdkc.iniTemplatePath;
+  // The overlay reads the overrides when the INI is written; the manager exists before the configuration.
+  let configuration: NodeConfiguration | null = null;
   const manager = new K2hdkcManager({
+    iniOverlay: async (served) => (configuration === null ? served : configuration.iniOverlay(served)),
     guestId: guest.guestId,
     role: k2hdkc.mode,
     nodeName: k2hdkc.nodeName ?? hostname(),
-    // One Trove instance without a cluster is its own one-node cluster.
-    clusterName: k2hdkc.clusterName ?? guest.guestId,
+    // Unset: the configuration's cluster-name, else the Trove cluster, else the instance (k2hdkc/cluster-name.ts).
+    clusterName: k2hdkc.clusterName,
     extdataUrl: k2hdkc.extdataUrl,
     k2hr3ApiUrl: k2hdkc.k2hr3ApiUrl,
     template: templatePath === null ? null : () => fs.readFile(templatePath, 'utf8'),
@@ -57,7 +67,33 @@ export function buildDatastore(config: AgentConfig, log: Logger): BuiltDatastore
     volume,
     prepareTimeoutMs: k2hdkc.prepareTimeoutMs,
     healthPollMs: k2hdkc.healthPollMs,
+    k2hr3PollMs: k2hdkc.k2hr3PollMs,
     log: managerLog,
   });
-  return { datastore: new K2hdkcDatastore({ manager, base, log: managerLog }), volume };
+  const restoreDeps = { config: config.backup, mountPoint: agent.mountPoint, runner };
+  const restore: K2hdkcDatastoreOptions['restore'] = (backupInfo, call, ini) => restoreIntoDataFile(restoreDeps, backupInfo, call, ini);
+  configuration = new NodeConfiguration({
+    store: new OverridesStore(join(agent.stateDir, 'overrides.json')),
+    node: manager,
+    saveConfig: (text) => base.saveConfig(text),
+    role: k2hdkc.mode,
+    iniPath: k2hdkc.iniPath,
+    mountPoint: agent.mountPoint,
+    log: managerLog.child({ component: 'configuration' }),
+  });
+  // Self-provisioning behind Trove: the context has the token and project id, Keystone knows the name.
+  const tokenProjectName: K2hdkcDatastoreOptions['tokenProjectName'] = async (token, context, signal) => {
+    const projectId = context['project_id'] ?? context['tenant'];
+    const project = await lookupTokenProject(token, {
+      serviceCatalog: context['service_catalog'],
+      authUrl: k2hdkc.keystone.authUrl,
+      region: k2hdkc.keystone.regionName,
+      expectedProjectId: typeof projectId === 'string' && projectId !== '' ? projectId : null,
+      ...(k2hdkc.localAddress === null ? {} : { localAddress: k2hdkc.localAddress }),
+      ...(signal ? { signal } : {}),
+      log: managerLog,
+    });
+    return project.name;
+  };
+  return { datastore: new K2hdkcDatastore({ manager, base, restore, configuration, tokenProjectName, log: managerLog }), volume, configuration };
 }

@@ -3,15 +3,21 @@ import type { Logger } from '../log';
 import type { CallContext, MethodEntry, MethodTable } from '../rpc/types';
 import { getFilesystemStats, type FilesystemStats } from '../system/fs-stats';
 import { precompiledValidator } from '../validation/validators';
+import { NotSupportedError } from '../errors';
 import { toPrepareRequest } from './datastore';
 import type { NodeOperations } from './k2hdkc-datastore';
 import type { PrepareController } from './prepare';
+import { refusedDuringPrepare, type PrepareGuard } from './prepare-guard';
+import { backupMethods, type BackupMethodsDeps } from './backup-methods';
 import { volumeMethods, type VolumeMethodsDeps } from './volume-methods';
+import { configMethods, logMethods, type ConfigMethodsDeps } from './config-methods';
+import type { GuestLogs } from './config-methods-logs';
 import {
   clusterCompleteSchema,
   getFilesystemStatsSchema,
   guestLogListSchema,
   prepareSchema,
+  rebuildSchema,
   restartSchema,
   rpcPingSchema,
   startDbWithConfChangesSchema,
@@ -37,8 +43,16 @@ export interface GuestMethodsDeps {
     /** Sends the datastore's status now, after any beat in flight (restart replies after one). */
     readonly beatNow: () => Promise<unknown>;
   };
+  /** update_overrides, apply_overrides, reset_configuration, *_upgrade; absent = NoSuchMethod. */
+  readonly configuration?: ConfigMethodsDeps;
+  /** The logs guest_log_list/guest_log_action serve (agent, chmpx, k2hdkc); absent = the agent's own log only, no action. */
+  readonly guestLogs?: Pick<GuestLogs, 'list' | 'action'>;
   /** mount_volume, unmount_volume, resize_fs; absent = NoSuchMethod. */
   readonly volume?: VolumeMethodsDeps;
+  /** create_backup; absent = NoSuchMethod. */
+  readonly backup?: BackupMethodsDeps;
+  /** Refuses the configuration, volume and backup methods while a prepare runs; absent = no check. */
+  readonly prepareGuard?: Pick<PrepareGuard, 'refuseDuringPrepare'>;
   readonly log: Logger;
 }
 
@@ -66,19 +80,26 @@ function entry<A>(name: string, schema: Readonly<Record<string, unknown>>, handl
  * which is what Trove's base manager answers for many of them too.
  */
 export function buildGuestMethods(deps: GuestMethodsDeps): MethodTable {
+  const guard = deps.prepareGuard;
+  const guarded = (entries: MethodEntry[]): MethodEntry[] => (guard === undefined ? entries : refusedDuringPrepare(guard, entries));
   return [
     entry('rpc_ping', rpcPingSchema, () => true),
     entry<GetFilesystemStatsArgs>('get_filesystem_stats', getFilesystemStatsSchema, (args): Promise<FilesystemStats> =>
       getFilesystemStats(args.fs_path ?? deps.mountPoint),
     ),
-    entry('guest_log_list', guestLogListSchema, () => listGuestLogs(deps)),
+    entry('guest_log_list', guestLogListSchema, () => (deps.guestLogs === undefined ? listGuestLogs(deps) : deps.guestLogs.list())),
+    ...(deps.guestLogs === undefined ? [] : logMethods(deps.guestLogs)),
+    ...(deps.configuration === undefined ? [] : guarded(configMethods(deps.configuration))),
     // A cast: the controller gets no reply and follows progress through heartbeats.
     entry<PrepareArgs>('prepare', prepareSchema, (args, call) => deps.prepare.prepare(toPrepareRequest(args), call)),
     ...(deps.prepare.completeCluster === undefined
       ? []
       : [entry('cluster_complete', clusterCompleteSchema, () => deps.prepare.completeCluster?.())]),
+    // Known but refused, as Trove's base guest manager does (not NoSuchMethod).
+    entry('rebuild', rebuildSchema, () => Promise.reject(new NotSupportedError('rebuild'))),
     ...(deps.node === undefined ? [] : nodeMethods(deps.node)),
-    ...(deps.volume === undefined ? [] : volumeMethods(deps.volume)),
+    ...(deps.volume === undefined ? [] : guarded(volumeMethods(deps.volume))),
+    ...(deps.backup === undefined ? [] : guarded(backupMethods(deps.backup))),
   ];
 }
 
@@ -93,10 +114,11 @@ function nodeMethods(node: NonNullable<GuestMethodsDeps['node']>): MethodEntry[]
       await node.beatNow();
       return null;
     }),
-    // Trove's caller gives this 15 s. Deregistering only when the node is not to come back
-    // (1.0's do_not_start_on_reboot); reboot, resize and migrate keep the registration.
+    // Trove's caller gives this 15 s. The node always leaves the cluster (deregistered: Trove's
+    // delete sends nothing else); only 1.0 sends do_not_start_on_reboot, which keeps it down
+    // across an agent start (reboot); restart / start_db_with_conf_changes bring it back.
     entry<StopDbArgs>('stop_db', stopDbSchema, async (args, call) => {
-      await operations.stopDb({ deregister: args.do_not_start_on_reboot === true }, call);
+      await operations.stopDb({ doNotStartOnReboot: args.do_not_start_on_reboot === true }, call);
       return null;
     }),
     entry<StartDbWithConfChangesArgs>('start_db_with_conf_changes', startDbWithConfChangesSchema, async (args, call) => {

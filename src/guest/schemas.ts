@@ -11,6 +11,8 @@
  * `nullable: true` (ajv's OpenAPI keyword) instead of `type: [x, 'null']` keeps ajv strict mode quiet.
  */
 
+import { CONFIG_SCHEMAS } from './config-methods-schemas';
+
 /** Longest path we accept (Linux PATH_MAX). */
 const PATH_MAX = 4096;
 /** Rendered config.template for the datastore; a few KB in practice. */
@@ -95,6 +97,17 @@ export const startDbWithConfChangesSchema = {
 /** `cluster_complete` (cast, no args; sent by a cluster strategy when all members are ready). */
 export const clusterCompleteSchema = noArgs;
 
+/** `rebuild` (cast, 1.0): answered DatastoreOperationNotSupported, as Trove's base manager does. */
+export const rebuildSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ds_version: shortString,
+    config_contents: { type: 'string', nullable: true, maxLength: CONFIG_MAX },
+    config_overrides: openDict,
+  },
+} as const;
+
 /** `mount_volume` / `unmount_volume` (call, 1.0, low timeout): Trove may send None for either. */
 export const volumePathsSchema = {
   type: 'object',
@@ -111,6 +124,7 @@ export const resizeFsSchema = {
 
 /** The schemas by method name, for tests and for documentation of the served surface. */
 export const GUEST_SCHEMAS = {
+  ...CONFIG_SCHEMAS,
   prepare: prepareSchema,
   rpc_ping: rpcPingSchema,
   get_filesystem_stats: getFilesystemStatsSchema,
@@ -119,6 +133,7 @@ export const GUEST_SCHEMAS = {
   stop_db: stopDbSchema,
   start_db_with_conf_changes: startDbWithConfChangesSchema,
   cluster_complete: clusterCompleteSchema,
+  rebuild: rebuildSchema,
   mount_volume: volumePathsSchema,
   unmount_volume: volumePathsSchema,
   resize_fs: resizeFsSchema,

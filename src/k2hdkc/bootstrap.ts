@@ -4,7 +4,7 @@ import { K2hr3Error } from '../errors';
 import type { Logger } from '../log';
 import { fetchExtdata, type ExtdataBootstrap } from '../k2hr3/extdata';
 import type { K2hr3HttpOptions } from '../k2hr3/http';
-import { K2hr3Provisioner } from '../k2hr3/provision';
+import { K2hr3Provisioner, type ClusterPorts } from '../k2hr3/provision';
 import { writeFileAtomic } from '../system/atomic-file';
 import type { NodeRole } from './ini/model';
 
@@ -17,6 +17,8 @@ export interface BootstrapOptions {
   /** The INI template stored as the `<cluster>` resource (b only). */
   readonly template: (() => Promise<string>) | null;
   readonly clusterName: string;
+  /** Ports written into a cluster resource this node creates (b only); default 8020/8021/8031. */
+  readonly ports?: ClusterPorts;
   readonly role: NodeRole;
   readonly http: K2hr3HttpOptions;
   readonly log: Logger;
@@ -27,6 +29,11 @@ export interface BootstrapAuth {
   readonly keystoneToken: string | null;
   /** K2HR3 tenant = the Keystone project name the token is scoped to. */
   readonly projectName: string | null;
+  /**
+   * Finds the project name when the request does not carry it (Trove's context never does):
+   * asks Keystone about the token. Called only for self-provisioning.
+   */
+  readonly lookupProjectName?: (keystoneToken: string, signal?: AbortSignal) => Promise<string>;
   readonly signal?: AbortSignal;
 }
 
@@ -40,15 +47,18 @@ export async function bootstrapK2hr3(options: BootstrapOptions, auth: BootstrapA
   if (options.k2hr3ApiUrl === null) {
     throw new K2hr3Error('bad_request', 'Neither [k2hdkc] extdata_url nor k2hr3_api_url is configured; the node cannot find its cluster in K2HR3.', { endpoint: '-' });
   }
-  if (auth.keystoneToken === null || auth.projectName === null || options.template === null) {
-    const missing = auth.keystoneToken === null ? 'the Keystone token (auth_token)' : auth.projectName === null ? 'the project name' : 'the INI template ([k2hdkc] ini_template_path)';
+  const keystoneToken = auth.keystoneToken;
+  const noProject = auth.projectName === null && auth.lookupProjectName === undefined;
+  if (keystoneToken === null || noProject || options.template === null) {
+    const missing = keystoneToken === null ? 'the Keystone token (auth_token)' : noProject ? 'the project name' : 'the INI template ([k2hdkc] ini_template_path)';
     throw new K2hr3Error('auth', `K2HR3 self-provisioning needs ${missing} of the prepare request.`, { endpoint: '-' });
   }
-  options.log.info({ cluster: options.clusterName, tenant: auth.projectName }, 'K2HR3 self-provisioning');
+  const tenant = auth.projectName ?? (await auth.lookupProjectName!(keystoneToken, signal));
+  options.log.info({ cluster: options.clusterName, tenant }, 'K2HR3 self-provisioning');
   const provisioner = new K2hr3Provisioner({ apiUrl: options.k2hr3ApiUrl, ...options.http, log: options.log });
   const result = await provisioner.provision(
-    auth.keystoneToken,
-    { tenant: auth.projectName, cluster: options.clusterName, template: await options.template(), mode: options.role },
+    keystoneToken,
+    { tenant, cluster: options.clusterName, template: await options.template(), mode: options.role, ...(options.ports ? { ports: options.ports } : {}) },
     signal,
   );
   return { roleYrn: result.roleYrn, tenant: result.tenant, roleToken: result.roleToken, apiUrl: result.apiUrl };
@@ -57,8 +67,9 @@ export async function bootstrapK2hr3(options: BootstrapOptions, auth: BootstrapA
 const STATE_FILE = 'k2hr3-bootstrap.json';
 
 /**
- * The bootstrap result is kept (mode 0600: it holds the role token) so that stop_db, restart and
- * start_db_with_conf_changes after an agent restart can still read the INI and deregister.
+ * The bootstrap result is kept (mode 0600: it holds the role token) so that stop_db, restart,
+ * start_db_with_conf_changes and the start after a reboot can deregister, register again and
+ * read the INI without Trove's prepare request.
  */
 export async function saveBootstrap(stateDir: string, boot: ExtdataBootstrap): Promise<void> {
   await writeFileAtomic(join(stateDir, STATE_FILE), `${JSON.stringify(boot)}\n`, 0o600);

@@ -1,7 +1,7 @@
 import axios, { type AxiosInstance } from 'axios';
 import { SchedulerError } from '../errors';
 import type { KeystoneConfig } from './config';
-import { validateTokenBody, type TokenBody } from './trove-schemas';
+import { keystoneV3Url, validateTokenBody, type TokenBody } from '../keystone/v3';
 
 /** A scoped token and the Trove URL (`.../v1.0/<project>`) it was issued for. */
 export interface Session {
@@ -45,8 +45,7 @@ export class KeystoneAuth {
   }
 
   private async authenticate(): Promise<Session> {
-    const base = /\/v3$/.test(this.config.authUrl) ? this.config.authUrl : `${this.config.authUrl}/v3`;
-    const url = `${base}/auth/tokens`;
+    const url = `${keystoneV3Url(this.config.authUrl)}/auth/tokens`;
     const body = {
       auth: {
         identity: {

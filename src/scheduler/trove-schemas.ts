@@ -4,10 +4,10 @@ import Ajv from 'ajv';
  * (Plain schemas with explicit result types: JSONSchemaType cannot express required-but-nullable
  * fields such as Trove's `description`.)
  *
- * The JSON shapes we read from Trove 18 and Keystone v3, checked with ajv before use. Only the
+ * The JSON shapes we read from Trove 18, checked with ajv before use. Only the
  * fields we rely on are required; the rest may change without breaking us. Shapes from
  * trove/backup/views.py (BackupView), trove/common/pagination.py (`links` only when a next page
- * exists) and Keystone's POST /v3/auth/tokens (token body + X-Subject-Token header).
+ * exists). Keystone's token body is shared with the agent: src/keystone/v3.ts.
  */
 
 /** Trove's backup statuses (trove/backup/state.py). */
@@ -64,59 +64,6 @@ export const validateBackupList = ajv.compile<BackupListBody>({
         type: 'object',
         required: ['rel', 'href'],
         properties: { rel: { type: 'string' }, href: { type: 'string' } },
-      },
-    },
-  },
-});
-
-export interface CatalogEndpoint {
-  interface: string;
-  url: string;
-  region?: string | null;
-  region_id?: string | null;
-}
-export interface TokenBody {
-  token: {
-    expires_at: string;
-    project?: { id: string } | null;
-    catalog?: { type: string; endpoints: CatalogEndpoint[] }[] | null;
-  };
-}
-
-export const validateTokenBody = ajv.compile<TokenBody>({
-  type: 'object',
-  required: ['token'],
-  properties: {
-    token: {
-      type: 'object',
-      required: ['expires_at'],
-      properties: {
-        expires_at: { type: 'string', minLength: 10 },
-        project: { type: 'object', nullable: true, required: ['id'], properties: { id: { type: 'string' } } },
-        catalog: {
-          type: 'array',
-          nullable: true,
-          items: {
-            type: 'object',
-            required: ['type', 'endpoints'],
-            properties: {
-              type: { type: 'string' },
-              endpoints: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  required: ['interface', 'url'],
-                  properties: {
-                    interface: { type: 'string' },
-                    url: { type: 'string' },
-                    region: { type: 'string', nullable: true },
-                    region_id: { type: 'string', nullable: true },
-                  },
-                },
-              },
-            },
-          },
-        },
       },
     },
   },

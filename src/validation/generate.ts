@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Ajv from 'ajv';
 import standaloneCode from 'ajv/dist/standalone';
 import { optionsSchema } from '../config/options';
+import { createBackupSchema } from '../guest/backup-methods';
 import { GUEST_SCHEMAS } from '../guest/schemas';
 import { GENERATED_AJV_OPTIONS, GENERATED_DIR, INDEX_FILE } from './validators';
 
@@ -18,6 +19,7 @@ export function schemasToGenerate(): { readonly name: string; readonly schema: R
   return [
     { name: 'config-options', schema: optionsSchema() },
     ...Object.entries(GUEST_SCHEMAS).map(([method, schema]) => ({ name: `guest-${method}`, schema })),
+    { name: 'guest-create_backup', schema: createBackupSchema },
   ];
 }
 

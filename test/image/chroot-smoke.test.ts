@@ -77,7 +77,7 @@ describe.skipIf(!canRun)('guest image elements in a debootstrapped root', () => 
     expect(lines.some((l) => l.startsWith('ok: account ubuntu exists'))).toBe(true);
     expect(lines).toContain('ok: directory /etc/trove/conf.d (750 ubuntu)');
     expect(lines).toContain('ok: directory /opt/trove-guestagent (700 root)');
-    expect(lines).toContain('ok: directory /var/lib/k2hdkc (755 root)');
+    expect(lines).toContain('ok: directory /var/lib/antpickax/k2hdkc (755 root)');
     expect(lines).toContain('ok: sysctl fs.mqueue.msg_max = 1025');
     expect(lines).toContain('ok: cloud-init datasources ConfigDrive, OpenStack');
     expect(lines).toContain(`ok: agent --version: k2hdkc-trove-agent ${version}`);

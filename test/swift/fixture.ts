@@ -7,12 +7,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { access, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import axios from 'axios';
+import { freePort } from '../helpers/free-port';
 import {
   TEST_ACCOUNT, TEST_KEY, TEST_USER, accountServerConf, containerServerConf, objectServerConf, proxyServerConf,
   swiftConf, type SwiftPorts,
@@ -43,17 +43,6 @@ const BINARIES: Record<SwiftServer, string> = {
   object: '/usr/bin/swift-object-server',
 };
 const READY_TIMEOUT_MS = 30_000;
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const addr = srv.address();
-  srv.close();
-  await once(srv, 'close');
-  if (addr === null || typeof addr === 'string') throw new Error('no TCP port');
-  return addr.port;
-}
 
 function run(cmd: string, args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {

@@ -12,15 +12,21 @@ import uuid
 GUEST_ERROR = 'trove.common.exception.GuestError'
 
 
-def make_context(tenant_id, instance_id, notification):
+def make_context(tenant_id, instance_id, notification, auth_token=None,
+                 service_catalog=None):
     """A TroveContext like the taskmanager's, optionally with the create
-    notification the guest must echo in notify_end / notify_exc_info."""
+    notification the guest must echo in notify_end / notify_exc_info.
+
+    service_catalog: what trove-api's ContextMiddleware copies from
+    keystonemiddleware's X-Service-Catalog header (trove/common/wsgi.py);
+    like the real context, it never carries the project name."""
     from trove.common import context as trove_context
     from trove.common import notification as trove_notification
     request_id = 'req-' + str(uuid.uuid4())
     ctx = trove_context.TroveContext(
         user='conformance-user', project_id=tenant_id,
-        auth_token='conformance-token-not-a-secret', request_id=request_id,
+        auth_token=auth_token or 'conformance-token-not-a-secret',
+        request_id=request_id, service_catalog=service_catalog,
         roles=['member'], is_admin=False)
     if notification:
         # The same traits the API puts in DBaaSInstanceCreate plus the
@@ -43,7 +49,7 @@ def _describe(exc):
 
 
 def invoke(conf, instance_id, tenant_id, method, kwargs, cap, notification,
-           low_timeout=None):
+           low_timeout=None, auth_token=None, service_catalog=None):
     """Calls API(ctx, instance_id).<method>(**kwargs) under version cap `cap`.
 
     low_timeout overrides agent_call_low_timeout (seconds) for this call, so a
@@ -60,7 +66,10 @@ def invoke(conf, instance_id, tenant_id, method, kwargs, cap, notification,
         conf.clear_override('agent_call_low_timeout')
     else:
         conf.set_override('agent_call_low_timeout', low_timeout)
-    ctx = make_context(tenant_id, instance_id, notification)
+    # auth_token: the user's token (e.g. a Swift one for backups), as the
+    # API puts the caller's Keystone token into the context.
+    ctx = make_context(tenant_id, instance_id, notification, auth_token,
+                       service_catalog)
     client = guest_api.API(ctx, instance_id)
     if method.startswith('_') or not callable(getattr(client, method, None)):
         raise ValueError('trove.guestagent.api.API has no method %r' % method)

@@ -7,7 +7,7 @@ one JSON object per line on stdout, {"id": n, "ok": true, "value": ...} or
 Trove's own logging goes to stderr and to the conductor's log_file.
 
 Ops: init, add_instance, start_conductor, stop_conductor, invoke,
-call_method, status, conductor_log,
+call_method, status, conductor_log, add_backup, backup,
 faults, last_seen, quit. One process serves a whole test file, so Trove is
 imported and the schema created once (both take seconds).
 """
@@ -68,16 +68,23 @@ class Harness(object):
         return None
 
     def op_invoke(self, instance_id, tenant_id, method, kwargs=None,
-                  cap='latest', notification=False, low_timeout=None):
+                  cap='latest', notification=False, low_timeout=None,
+                  auth_token=None, service_catalog=None):
         return guest_client.invoke(self.conf, instance_id, tenant_id, method,
                                    kwargs or {}, cap, notification,
-                                   low_timeout)
+                                   low_timeout, auth_token, service_catalog)
 
     def op_call_method(self, instance_id, tenant_id, method, version='1.0',
                        kwargs=None, cap='latest', timeout=10):
         return guest_client.call_method(self.conf, instance_id, tenant_id,
                                         method, version, kwargs or {}, cap,
                                         timeout)
+
+    def op_add_backup(self, instance_id, tenant_id, name='conformance'):
+        return trove_env.add_backup(instance_id, tenant_id, name)
+
+    def op_backup(self, backup_id):
+        return trove_env.backup(backup_id)
 
     def op_status(self, instance_id):
         return trove_env.status(self.env['db_path'], instance_id)

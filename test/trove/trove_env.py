@@ -136,3 +136,33 @@ def log_lines(log_path, needle):
             return [line.rstrip('\n') for line in f if needle in line]
     except FileNotFoundError:
         return []
+
+
+def add_backup(instance_id, tenant_id, name):
+    """The backups row trove-api's Backup.create inserts (state NEW), made
+    with Trove's own model; returns the backup_info the taskmanager would
+    cast with create_backup (the datastore names are the test's)."""
+    from trove.backup.models import DBBackup
+    from trove.backup.state import BackupState
+    row = DBBackup.create(
+        name=name, description=None, tenant_id=tenant_id,
+        state=BackupState.NEW, instance_id=instance_id, parent_id=None,
+        datastore_version_id=str(uuid.uuid4()), deleted=False,
+        location=None, checksum=None, backup_type='full', size=None)
+    return {'id': row.id, 'name': name, 'description': None,
+            'instance_id': instance_id, 'backup_type': row.backup_type,
+            'checksum': None, 'parent': None, 'datastore': 'k2hdkc',
+            'datastore_version': '1.0.14', 'swift_container': None}
+
+
+def backup(backup_id):
+    """The backups row as the conductor left it (Trove's model), or None."""
+    from trove.backup.models import DBBackup
+    from trove.common import exception
+    try:
+        row = DBBackup.find_by(id=backup_id)
+    except exception.NotFound:
+        return None
+    return {'id': row.id, 'state': row.state, 'size': row.size,
+            'checksum': row.checksum, 'location': row.location,
+            'backup_type': row.backup_type, 'instance_id': row.instance_id}

@@ -126,6 +126,19 @@ export class AgentProcess {
     return Number(match[1]);
   }
 
+  /**
+   * The lowest RSS over `windowMs` of idleness: what the agent retains once V8's idle-time
+   * collection has run, rather than a snapshot of garbage not yet collected.
+   */
+  async settledRssKiB(windowMs = 3000): Promise<number> {
+    let lowest = this.rssKiB();
+    for (const end = Date.now() + windowMs; Date.now() < end;) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      lowest = Math.min(lowest, this.rssKiB());
+    }
+    return lowest;
+  }
+
   /** Waits for a log line matching `predicate` (already seen lines count). */
   waitForLog(what: string, predicate: (line: LogLine) => boolean, timeoutMs = 20_000): Promise<LogLine> {
     return waitFor(`agent log: ${what}`, () => {

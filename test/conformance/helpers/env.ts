@@ -60,9 +60,11 @@ export class ConformanceEnv {
     k2hdkc?: Readonly<Record<string, string>>;
     /** A fixed instance id (the K2HDKC tests need it before the agent config exists). */
     id?: string;
+    /** The instance's project (Keystone project id); default one of its own. */
+    tenantId?: string;
   }): Promise<Guest> {
     const id = options.id ?? randomUUID();
-    const tenantId = `tenant-${id.slice(0, 8)}`;
+    const tenantId = options.tenantId ?? `tenant-${id.slice(0, 8)}`;
     const key = options.secure ? instanceKey() : null;
     await this.harness.addInstance(id, key, tenantId);
     const files = writeAgentConfig(path.join(this.dir, `guest-${id.slice(0, 8)}`), {

@@ -40,6 +40,21 @@ export interface InvokeOptions {
   readonly notification?: boolean;
   /** Overrides agent_call_low_timeout (seconds) for this call. */
   readonly lowTimeout?: number;
+  /** The user's token in the request context (default a fixed non-secret string). */
+  readonly authToken?: string;
+  /** The context's service_catalog, as trove-api copies it from X-Service-Catalog (default none). */
+  readonly serviceCatalog?: readonly Record<string, unknown>[];
+}
+
+/** A backups row as trove-conductor left it. */
+export interface BackupRow {
+  readonly id: string;
+  readonly state: string;
+  readonly size: number | null;
+  readonly checksum: string | null;
+  readonly location: string | null;
+  readonly backup_type: string | null;
+  readonly instance_id: string;
 }
 
 /**
@@ -120,7 +135,18 @@ export class TroveHarness {
       cap: options.cap ?? 'latest',
       notification: options.notification ?? false,
       low_timeout: options.lowTimeout ?? null,
+      auth_token: options.authToken ?? null,
+      service_catalog: options.serviceCatalog ?? null,
     });
+  }
+
+  /** A backups row in state NEW (Trove's model, as trove-api inserts it); returns create_backup's backup_info. */
+  addBackup(instanceId: string, tenantId: string): Promise<Record<string, unknown> & { id: string }> {
+    return this.request('add_backup', { instance_id: instanceId, tenant_id: tenantId });
+  }
+
+  backup(backupId: string): Promise<BackupRow | null> {
+    return this.request('backup', { backup_id: backupId });
   }
 
   /** Any method through API._call (Trove's own call path), e.g. an explicit fs_path or version. */

@@ -23,7 +23,9 @@ export type InjectedFailure =
   | { status: number; body?: string }
   | { garbage: true; status?: number }
   /** The request is carried out, then answered with this status (a lost create race). */
-  | { afterWrite: number };
+  | { afterWrite: number }
+  /** The request is answered normally, `delayMs` late (a slow or overloaded K2HR3). */
+  | { delayMs: number };
 interface Rule {
   method: string | undefined;
   path: RegExp | undefined;
@@ -55,6 +57,10 @@ export class K2hr3Double {
       if (!rule) return;
       if (--rule.left <= 0) this.rules = this.rules.filter((r) => r !== rule);
       const f = rule.failure;
+      if ('delayMs' in f) {
+        await new Promise((resolve) => setTimeout(resolve, f.delayMs));
+        return;
+      }
       if ('afterWrite' in f) {
         this.afterWrite.add(req);
         this.afterWriteStatus.set(req, f.afterWrite);

@@ -1,23 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { K2hr3Error } from '../../../src/errors';
 import { K2hr3Client } from '../../../src/k2hr3/client';
 import { K2hr3Provisioner } from '../../../src/k2hr3/provision';
-import { K2hr3Double } from '../../doubles/k2hr3';
-import { DBAAS_TEMPLATE, FAST, KEYSTONE, KEYSTONE_TOKEN, nodes } from './helpers';
+import { DBAAS_TEMPLATE, FAST, KEYSTONE_TOKEN, nodes, useK2hr3Double } from './helpers';
 
 describe('self-provisioning against the K2HR3 double', () => {
-  const double = new K2hr3Double({ keystone: KEYSTONE });
-  let apiUrl = '';
-  beforeAll(async () => {
-    apiUrl = await double.start();
-  });
-  afterAll(async () => {
-    await double.stop();
-  });
+  const double = useK2hr3Double();
 
   it('three members provisioning one new cluster at once end with one set of objects', async () => {
     const members = ['127.0.0.2', '127.0.0.3', '127.0.0.4'].map(
-      (localAddress) => new K2hr3Provisioner({ apiUrl, localAddress, ...FAST }),
+      (localAddress) => new K2hr3Provisioner({ apiUrl: double.url, localAddress, ...FAST }),
     );
     const results = await Promise.all(
       members.map((p) => p.provision(KEYSTONE_TOKEN, { tenant: 'demo', cluster: 'race1', template: DBAAS_TEMPLATE, mode: 'server' })),
@@ -47,23 +39,23 @@ describe('self-provisioning against the K2HR3 double', () => {
     // Each member has its own token for the server role; all can register and read.
     expect(new Set(results.map((r) => r.roleToken)).size).toBe(3);
     for (const r of results) {
-      expect(r).toMatchObject({ roleYrn: 'yrn:yahoo:::demo:role:race1/server', tenant: 'demo', apiUrl, resourceYrn: 'yrn:yahoo:::demo:resource:race1/server' });
+      expect(r).toMatchObject({ roleYrn: 'yrn:yahoo:::demo:role:race1/server', tenant: 'demo', apiUrl: double.url, resourceYrn: 'yrn:yahoo:::demo:resource:race1/server' });
     }
     const first = results[0]!;
-    const client = new K2hr3Client({ apiUrl, localAddress: '127.0.0.2', ...FAST });
+    const client = new K2hr3Client({ apiUrl: double.url, localAddress: '127.0.0.2', ...FAST });
     await client.registerHost(first.roleYrn, first.roleToken, { cuk: 'inst-a', tag: 'node-a.example' });
     const ini = await client.readResource(first.resourceYrn, first.roleToken);
     expect(nodes(ini, 'SVRNODE')).toEqual([{ name: 'node-a.example', cuk: 'inst-a' }]);
   });
 
   it('a member provisioning late changes nothing and keeps the registered hosts', async () => {
-    const early = new K2hr3Provisioner({ apiUrl, localAddress: '127.0.0.2', ...FAST });
+    const early = new K2hr3Provisioner({ apiUrl: double.url, localAddress: '127.0.0.2', ...FAST });
     const a = await early.provision(KEYSTONE_TOKEN, { tenant: 'demo', cluster: 'late1', template: DBAAS_TEMPLATE, mode: 'server' });
-    await new K2hr3Client({ apiUrl, localAddress: '127.0.0.2', ...FAST }).registerHost(a.roleYrn, a.roleToken, { cuk: 'inst-a', tag: 'a' });
+    await new K2hr3Client({ apiUrl: double.url, localAddress: '127.0.0.2', ...FAST }).registerHost(a.roleYrn, a.roleToken, { cuk: 'inst-a', tag: 'a' });
     const writesBefore = double.state.writes.filter((w) => w.name.includes(':late1')).length;
     expect(writesBefore).toBe(7);
 
-    const late = new K2hr3Provisioner({ apiUrl, localAddress: '127.0.0.3', ...FAST });
+    const late = new K2hr3Provisioner({ apiUrl: double.url, localAddress: '127.0.0.3', ...FAST });
     const b = await late.provision(KEYSTONE_TOKEN, { tenant: 'demo', cluster: 'late1', template: 'changed', mode: 'slave' });
     expect(double.state.writes.filter((w) => w.name.includes(':late1')).length).toBe(writesBefore);
     expect(b.roleYrn).toBe('yrn:yahoo:::demo:role:late1/slave');
@@ -74,7 +66,7 @@ describe('self-provisioning against the K2HR3 double', () => {
     // The policy is written, but the answer says "already exists": as if another member's
     // create landed first on a server that refuses a second create.
     double.inject({ method: 'POST', path: /^\/v1\/policy$/ }, { afterWrite: 409 });
-    const p = new K2hr3Provisioner({ apiUrl, ...FAST });
+    const p = new K2hr3Provisioner({ apiUrl: double.url, ...FAST });
     const r = await p.provision(KEYSTONE_TOKEN, { tenant: 'demo', cluster: 'race409', template: DBAAS_TEMPLATE, mode: 'server' });
     expect(r.roleYrn).toBe('yrn:yahoo:::demo:role:race409/server');
     expect(double.state.policies.has('yrn:yahoo:::demo:policy:race409')).toBe(true);
@@ -83,29 +75,29 @@ describe('self-provisioning against the K2HR3 double', () => {
 
   it('reports a refused create when the object is still missing on re-read', async () => {
     double.inject({ method: 'POST', path: /^\/v1\/policy$/ }, { status: 409 });
-    const p = new K2hr3Provisioner({ apiUrl, ...FAST });
+    const p = new K2hr3Provisioner({ apiUrl: double.url, ...FAST });
     const err = await p
       .provision(KEYSTONE_TOKEN, { tenant: 'demo', cluster: 'refused409', template: DBAAS_TEMPLATE, mode: 'server' })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(K2hr3Error);
-    expect(err).toMatchObject({ kind: 'bad_request', status: 409, endpoint: `POST ${apiUrl}/v1/policy (yrn:yahoo:::demo:policy:refused409)` });
+    expect(err).toMatchObject({ kind: 'bad_request', status: 409, endpoint: `POST ${double.url}/v1/policy (yrn:yahoo:::demo:policy:refused409)` });
     expect(double.state.roles.has('yrn:yahoo:::demo:role:refused409')).toBe(false);
   });
 
   it('rejects an unknown Keystone token with a clear error and no token in it', async () => {
-    const p = new K2hr3Provisioner({ apiUrl, ...FAST });
+    const p = new K2hr3Provisioner({ apiUrl: double.url, ...FAST });
     const err = await p
       .provision('not-a-keystone-token', { tenant: 'demo', cluster: 'nokey', template: DBAAS_TEMPLATE, mode: 'server' })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(K2hr3Error);
-    expect(err).toMatchObject({ kind: 'not_found', status: 404, endpoint: `POST ${apiUrl}/v1/user/tokens` });
+    expect(err).toMatchObject({ kind: 'not_found', status: 404, endpoint: `POST ${double.url}/v1/user/tokens` });
     expect((err as Error).message).not.toContain('not-a-keystone-token');
     expect(double.state.resources.has('yrn:yahoo:::demo:resource:nokey')).toBe(false);
   });
 
   it('retries a 500 during provisioning and then succeeds', async () => {
     double.inject({ method: 'GET', path: /^\/v1\/role\/token\// }, { status: 500 });
-    const p = new K2hr3Provisioner({ apiUrl, ...FAST });
+    const p = new K2hr3Provisioner({ apiUrl: double.url, ...FAST });
     const r = await p.provision(KEYSTONE_TOKEN, { tenant: 'demo', cluster: 'retry500', template: DBAAS_TEMPLATE, mode: 'slave' });
     expect(r.roleToken).toMatch(/^[0-9a-f]{32}$/);
   });

@@ -87,12 +87,12 @@ describe('K2hdkcDatastore', () => {
     expect(beats).toEqual(['healthy']);
   });
 
-  it('stop_db deregisters only when 1.0 asks not to start on reboot', async () => {
+  it('stop_db always stops (and so deregisters); only 1.0\'s do_not_start_on_reboot keeps the node down at agent start', async () => {
     const { node, method } = setup();
     expect(await method('stop_db').handler({}, call('stop_db'))).toBeNull();
-    expect(node.seen.stopDb).toEqual({ deregister: false });
+    expect(node.seen.stopDb).toEqual({ doNotStartOnReboot: false });
     await method('stop_db').handler({ do_not_start_on_reboot: true }, call('stop_db'));
-    expect(node.seen.stopDb).toEqual({ deregister: true });
+    expect(node.seen.stopDb).toEqual({ doNotStartOnReboot: true });
   });
 
   it('start_db_with_conf_changes saves the new config and heartbeats the started node', async () => {

@@ -1,13 +1,14 @@
-import Ajv from 'ajv';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { NotSupportedError } from '../../../src/errors';
 import type { PrepareRequest } from '../../../src/guest/datastore';
 import { buildGuestMethods, type GuestMethodsDeps } from '../../../src/guest/methods';
-import type { CallContext, MethodEntry } from '../../../src/rpc/types';
+import { toFailure } from '../../../src/rpc/failures';
 import { getFilesystemStats } from '../../../src/system/fs-stats';
 import { capture, captureLogger } from '../conductor/recording-caster';
+import { invoke } from './method-call';
 
 const GUEST = '9d4a0f6b-1111-4222-8333-444455556666';
 
@@ -33,23 +34,10 @@ function build(overrides: Partial<GuestMethodsDeps> = {}) {
   return { dir, deps, table, byName, prepared };
 }
 
-function call(method: string): CallContext {
-  const { log } = captureLogger();
-  return { method, kind: 'call', msgId: 'm1', context: {}, log, signal: new AbortController().signal };
-}
-
-/** Validates like the dispatcher does, then runs the handler. */
-async function invoke(entry: MethodEntry | undefined, args: Record<string, unknown>): Promise<unknown> {
-  if (entry === undefined) throw new Error('method missing');
-  const validate = new Ajv({ strict: true }).compile(entry.schema);
-  if (!validate(args)) throw new Error(`invalid: ${JSON.stringify(validate.errors)}`);
-  return entry.handler(args, call(entry.name));
-}
-
 describe('buildGuestMethods', () => {
-  it('serves exactly rpc_ping, get_filesystem_stats, guest_log_list and prepare', () => {
+  it('serves exactly rpc_ping, get_filesystem_stats, guest_log_list, prepare and (refused) rebuild', () => {
     const { table } = build();
-    expect(table.map((e) => e.name).sort()).toEqual(['get_filesystem_stats', 'guest_log_list', 'prepare', 'rpc_ping']);
+    expect(table.map((e) => e.name).sort()).toEqual(['get_filesystem_stats', 'guest_log_list', 'prepare', 'rebuild', 'rpc_ping']);
     expect(table.some((e) => e.name === 'list_databases' || e.name === 'create_user')).toBe(false);
   });
 
@@ -81,6 +69,17 @@ describe('buildGuestMethods', () => {
     const keys = Object.keys((capture('reply from guest 6a1f7c3e to guest_log_list').result_decrypted as object[])[0] ?? {});
     expect(Object.keys(((await invoke(entry, {})) as object[])[0] ?? {}).sort()).toEqual(keys.sort());
     expect(await invoke(build({ guestLogFile: null }).byName.get('guest_log_list'), {})).toMatchObject([{ status: 'Unavailable' }]);
+  });
+
+  it('rebuild is refused as DatastoreOperationNotSupported (Trove\'s base manager), not NoSuchMethod', async () => {
+    const args = { ds_version: '1.0.14', config_contents: 'chmpx-server-port = 8020\n', config_overrides: { 'cluster-name': 'c1' } };
+    const error = await invoke(build().byName.get('rebuild'), args).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NotSupportedError);
+    expect(toFailure(error, 'rebuild')).toMatchObject({
+      module: 'trove.common.exception',
+      class: 'DatastoreOperationNotSupported',
+      message: "The 'rebuild' operation is not supported for the 'k2hdkc' datastore.",
+    });
   });
 
   it('prepare hands the real kwargs to the prepare controller in camelCase', async () => {

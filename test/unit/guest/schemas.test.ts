@@ -14,7 +14,7 @@ function ok(method: keyof typeof GUEST_SCHEMAS, args: unknown): boolean {
 
 describe('guest method schemas', () => {
   it('compile in ajv strict mode', () => {
-    expect(Object.keys(validate).sort()).toEqual(['cluster_complete', 'get_filesystem_stats', 'guest_log_list', 'mount_volume', 'prepare', 'resize_fs', 'restart', 'rpc_ping', 'start_db_with_conf_changes', 'stop_db', 'unmount_volume']);
+    expect(Object.keys(validate).sort()).toEqual(['apply_overrides', 'cluster_complete', 'get_filesystem_stats', 'guest_log_action', 'guest_log_list', 'mount_volume', 'post_upgrade', 'pre_upgrade', 'prepare', 'rebuild', 'reset_configuration', 'resize_fs', 'restart', 'rpc_ping', 'start_db_with_conf_changes', 'stop_db', 'unmount_volume', 'update_overrides', 'upgrade']);
   });
 
   it('accept the real prepare kwargs, the 1.0-capped form without ds_version, and no kwargs at all', () => {

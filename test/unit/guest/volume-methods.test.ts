@@ -5,17 +5,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NotSupportedError } from '../../../src/errors';
 import { volumeMethods } from '../../../src/guest/volume-methods';
-import type { CallContext } from '../../../src/rpc/types';
 import { createCommandRunner } from '../../../src/system/command';
 import { Volume } from '../../../src/system/volume';
 import { captureLogger } from '../conductor/recording-caster';
+import { call } from './method-call';
 
 const MiB = 1024 * 1024;
-
-function call(method: string): CallContext {
-  const { log } = captureLogger();
-  return { method, kind: 'call', msgId: 'm1', context: {}, log, signal: new AbortController().signal };
-}
 
 function method(entries: ReturnType<typeof volumeMethods>, name: string) {
   const entry = entries.find((e) => e.name === name);

@@ -35,7 +35,7 @@ describe('K2hdkcManager with the K2HR3 double and the chmpx/k2hdkc stand-ins', (
     });
   });
   afterEach(async () => {
-    await Promise.all(managers.splice(0).map((m) => m.stopDb({ deregister: true }).catch(() => undefined)));
+    await Promise.all(managers.splice(0).map((m) => m.stopDb().catch(() => undefined)));
   });
   afterAll(async () => {
     await double.stop();
@@ -97,7 +97,7 @@ describe('K2hdkcManager with the K2HR3 double and the chmpx/k2hdkc stand-ins', (
     await m.restart();
     expect(await m.status()).toBe('healthy');
 
-    await m.stopDb({ deregister: true });
+    await m.stopDb();
     expect(await m.status()).toBe('shutdown');
     expect(double.state.hostsOf(cluster.roleYrn).map((h) => h.cuk)).not.toContain('inst-mgr-a');
     await expect(ctl(address, ports.serverCtlport, 'VERSION')).rejects.toThrow(/ECONNREFUSED/);
@@ -105,12 +105,12 @@ describe('K2hdkcManager with the K2HR3 double and the chmpx/k2hdkc stand-ins', (
     expect(JSON.stringify(lines)).not.toContain(cluster.roleToken);
   });
 
-  it('self-provisions with the Keystone token when there is no extdata URL, and starts again after stop_db', async () => {
+  it('self-provisions with the Keystone token when there is no extdata URL, and starts again (registered again) after stop_db', async () => {
     const address = '127.0.0.22';
     const cluster2 = `${clusterName}b`;
     const ports2 = { serverPort: BASE_PORT + 5, serverCtlport: BASE_PORT + 6, slaveCtlport: BASE_PORT + 7 };
     // The template's ports come from the resource keys; provision the cluster's keys first, as another member would.
-    await new K2hr3Provisioner({ apiUrl, ...FAST }).provision(KEYSTONE_TOKEN, {
+    const provisioned = await new K2hr3Provisioner({ apiUrl, ...FAST }).provision(KEYSTONE_TOKEN, {
       tenant: 'demo', cluster: cluster2, template: DBAAS_TEMPLATE, mode: 'server', ports: ports2,
     });
     const { m, lines } = manager(address, 'inst-mgr-b', {
@@ -123,10 +123,14 @@ describe('K2hdkcManager with the K2HR3 double and the chmpx/k2hdkc stand-ins', (
     expect(await m.status()).toBe('healthy');
     expect(JSON.stringify(lines)).not.toContain(KEYSTONE_TOKEN);
 
-    await m.stopDb({ deregister: false });
+    const hosts = () => double.state.hostsOf(provisioned.roleYrn).map((h) => h.cuk);
+    expect(hosts()).toEqual(['inst-mgr-b']);
+    await m.stopDb();
     expect(await m.status()).toBe('shutdown');
+    expect(hosts()).toEqual([]);
     await m.startDbWithConfChanges();
     expect(await m.status()).toBe('healthy');
+    expect(hosts()).toEqual(['inst-mgr-b']);
     expect(await ctl(address, ports2.serverCtlport, 'SELFSTATUS')).toMatch(/\[SERVICE IN\]\[UP\]/);
   });
 

@@ -1,0 +1,165 @@
+import { join } from 'node:path';
+import { createBackup, k2hArchiveProducer, readDataFile, swiftStorageUrl, type BackupInfo, type BackupStatusUpdate } from '../backup';
+import type { ConductorApi } from '../conductor/api';
+import type { BackupConfig } from '../config/types';
+import { BackupError } from '../errors';
+import type { Logger } from '../log';
+import type { CallContext, MethodEntry } from '../rpc/types';
+import type { CommandRunner } from '../system/command';
+import { getFilesystemStats } from '../system/fs-stats';
+import { precompiledValidator } from '../validation/validators';
+
+export interface BackupMethodsDeps {
+  readonly conductor: Pick<ConductorApi, 'updateBackup'>;
+  readonly config: BackupConfig;
+  /** The node's INI: [K2HDKC] K2HFILE is what gets archived. */
+  readonly iniPath: string;
+  /** The data volume: its used GB is the reported size; staging happens on it. */
+  readonly mountPoint: string;
+  readonly runner: CommandRunner;
+  readonly log: Logger;
+}
+
+/**
+ * Trove's create_backup kwargs (a cast, 1.0, spec trove-rpc.md): the kwargs object is closed, as
+ * Python's would be; backup_info is Trove-built and stays open, its fields bounded.
+ */
+export const createBackupSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['backup_info'],
+  properties: {
+    backup_info: {
+      type: 'object',
+      maxProperties: 256,
+      required: ['id'],
+      properties: {
+        id: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' },
+        backup_type: { type: 'string', nullable: true, maxLength: 32 },
+        datastore: { type: 'string', nullable: true, maxLength: 255 },
+        datastore_version: { type: 'string', nullable: true, maxLength: 255 },
+        swift_container: { type: 'string', nullable: true, maxLength: 255 },
+        parent: {
+          type: 'object',
+          nullable: true,
+          maxProperties: 256,
+          properties: { location: { type: 'string', maxLength: 1024 }, checksum: { type: 'string', maxLength: 64 } },
+        },
+      },
+    },
+  },
+} as const;
+
+interface CreateBackupArgs {
+  backup_info: {
+    id: string;
+    backup_type?: string | null;
+    datastore?: string | null;
+    datastore_version?: string | null;
+    swift_container?: string | null;
+    parent?: { location?: string; checksum?: string } | null;
+  };
+}
+
+/** Where backups are staged on the data volume (the old integration used `<datadir>/snapshots`). */
+export function stagingRoot(mountPoint: string): string {
+  return join(mountPoint, 'snapshots');
+}
+
+/**
+ * create_backup (a cast): BUILDING, the node's k2hash archive, the stream to the user's Swift,
+ * then COMPLETED or FAILED through the conductor. The dispatcher runs handlers concurrently, so
+ * every other call is answered while this runs; one backup at a time per node.
+ */
+export function backupMethods(deps: BackupMethodsDeps): MethodEntry[] {
+  let running: string | null = null;
+  const entry: MethodEntry = {
+    name: 'create_backup',
+    schema: createBackupSchema,
+    validate: precompiledValidator(createBackupSchema),
+    handler: async (args, call) => {
+      const info = (args as unknown as CreateBackupArgs).backup_info;
+      if (running !== null) {
+        const reason = `backup ${running} is still running on this node; backup ${info.id} was not started`;
+        await report(deps, call, { backup_id: info.id, state: 'FAILED', size: 0, backup_type: info.backup_type ?? 'full', success: false });
+        throw new BackupError('ARCHIVE', reason);
+      }
+      running = info.id;
+      try {
+        await runBackup(deps, info, call);
+      } finally {
+        running = null;
+      }
+      return null;
+    },
+  };
+  return [entry];
+}
+
+async function runBackup(deps: BackupMethodsDeps, raw: CreateBackupArgs['backup_info'], call: CallContext): Promise<void> {
+  const { config } = deps;
+  const log = call.log.child({ backupId: raw.id });
+  const info: BackupInfo = {
+    id: raw.id,
+    ...(raw.backup_type ? { backup_type: raw.backup_type } : {}),
+    ...(raw.datastore ? { datastore: raw.datastore } : {}),
+    ...(raw.datastore_version ? { datastore_version: raw.datastore_version } : {}),
+    swift_container: raw.swift_container ?? null,
+    parent: raw.parent?.location ? { location: raw.parent.location, checksum: raw.parent.checksum ?? '' } : null,
+  };
+  const sizeGb = await getFilesystemStats(deps.mountPoint).then((s) => s.used, () => 0);
+  // Checked before BUILDING would be wrong: Trove expects BUILDING first, so these failures go
+  // through createBackup's FAILED path by failing inside the archive step.
+  let storageUrl = '';
+  let token = '';
+  let setupError: unknown = null;
+  try {
+    const t = call.context['auth_token'];
+    if (typeof t !== 'string' || t === '') throw new BackupError('SWIFT', 'the request carries no auth token for Swift');
+    token = t;
+    storageUrl = swiftStorageUrl(
+      { swiftUrl: config.swiftUrl, serviceType: config.swiftServiceType, endpointType: config.swiftEndpointType, region: config.regionName },
+      call.context,
+    );
+  } catch (err) {
+    setupError = err;
+  }
+  const started = Date.now();
+  log.info({ container: info.swift_container || config.defaultContainer, sizeGb }, 'backup started');
+  try {
+    const result = await createBackup({
+      backupInfo: info,
+      storageUrl: storageUrl || 'http://invalid.invalid',
+      token,
+      defaultContainer: config.defaultContainer,
+      stagingRoot: stagingRoot(deps.mountPoint),
+      produceArchive: async (dir) => {
+        if (setupError !== null) throw setupError;
+        const dataFile = await readDataFile(deps.iniPath);
+        await k2hArchiveProducer({ runner: deps.runner, k2hlinetool: config.k2hlinetoolPath, k2hfile: dataFile.path, scratchDir: stagingRoot(deps.mountPoint) })(dir);
+        log.info('k2hash archive written; streaming to Swift');
+      },
+      sizeGb,
+      ...(config.encryptionKey ? { encryptionKey: config.encryptionKey } : {}),
+      segmentSize: config.segmentSize,
+      progressIntervalMs: config.progressIntervalMs,
+      onProgress: (p) => log.info({ bytes: p.bytes, percent: p.percent, bytesPerSecond: Math.round(p.bytesPerSecond) }, 'backup progress'),
+      onCleanupRetry: (left, attempt) => log.warn({ left, attempt }, 'removing partial backup segments; Swift not answering yet'),
+      onStatus: (update) => report(deps, call, update),
+    });
+    log.info({ checksum: result.checksum, location: result.location, bytes: result.bytes, segments: result.segments, seconds: (Date.now() - started) / 1000 }, 'backup completed');
+  } catch (err) {
+    log.error({ err }, 'backup failed');
+    throw err;
+  }
+}
+
+/** One update_backup cast; a lost report is logged, never thrown over the backup's own outcome. */
+async function report(deps: BackupMethodsDeps, call: CallContext, update: BackupStatusUpdate): Promise<void> {
+  const { backup_id: backupId, ...fields } = update;
+  try {
+    await deps.conductor.updateBackup(backupId, fields);
+  } catch (err) {
+    call.log.error({ err, backupId, state: update.state }, 'could not send update_backup to the conductor');
+  }
+}

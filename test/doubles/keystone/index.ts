@@ -1,0 +1,1 @@
+export { KeystoneDouble, type KeystoneDoubleOptions, type KeystoneTokenInfo } from './server';
