@@ -1,0 +1,33 @@
+# k2hdkc-trove: lets trove-dashboard launch, grow and shrink k2hdkc clusters, without
+# patching it. Install as <openstack_dashboard>/local/enabled/_1799_k2hdkc.py (Debian:
+# /usr/lib/python3/dist-packages/openstack_dashboard/local/enabled/ or
+# /etc/openstack-dashboard/enabled/) and restart the web server.
+#
+# trove-dashboard 19 keeps hard-coded allow-lists in
+# trove_dashboard/content/databases/db_capability.py (_cluster_capable_datastores,
+# _cluster_grow_shrink_capable_datastores) and reads them at call time; Horizon imports
+# every file of local/enabled while loading its settings, so extending the tuples here is
+# enough. Single instances, backups and configuration groups need nothing.
+
+# Horizon's pluggable-settings loader skips (with a warning) files that define none of
+# DASHBOARD / PANEL / PANEL_GROUP / FEATURE; a FEATURE without other keys adds nothing.
+FEATURE = 'k2hdkc_trove'
+
+K2HDKC_DATASTORE = 'k2hdkc'
+_LISTS = ('_cluster_capable_datastores',
+          '_cluster_grow_shrink_capable_datastores')
+
+
+def _allow_k2hdkc_clusters():
+    try:
+        from trove_dashboard.content.databases import db_capability
+    except ImportError:
+        return False  # trove-dashboard not installed: nothing to extend
+    for name in _LISTS:
+        current = tuple(getattr(db_capability, name, ()))
+        if K2HDKC_DATASTORE not in current:
+            setattr(db_capability, name, current + (K2HDKC_DATASTORE,))
+    return True
+
+
+_allow_k2hdkc_clusters()
