@@ -1,0 +1,1 @@
+"""Fakes of nova, cinder, glance, neutron and keystone for the e2e Trove control plane."""

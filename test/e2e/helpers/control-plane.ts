@@ -1,0 +1,331 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import amqp from 'amqplib';
+import axios from 'axios';
+import { waitFor } from '../../conformance/helpers/poll';
+import { freePort } from '../../helpers/free-port';
+import { K2hr3Double } from '../../doubles/k2hr3';
+import { startSwift, type SwiftFixture } from '../../swift/fixture';
+import { Hypervisor, REPO_ROOT } from './hypervisor';
+import { OpenStackCli } from './openstack';
+import { startProcess, stopAll, stopProcess, tail, type Managed } from './processes';
+
+const run = promisify(execFile);
+const PYTHON = '/usr/bin/python3';
+export const FAKES_DIR = path.join(REPO_ROOT, 'test/e2e/fakes');
+const TOOLS_DIR = path.join(REPO_ROOT, 'test/e2e/tools');
+
+/** The project whose token is Swift's tempauth token: backups go to its Swift account. */
+export const SWIFT_PROJECT = 'test';
+/** An admin token of the fake keystone (tokens starting with `admin`). */
+export const ADMIN_TOKEN = 'admin';
+
+export interface ControlPlaneOptions {
+  /** Install the bridge from datastore/ as an operator would (install.py into a temp site dir). */
+  readonly bridge: boolean;
+  /** Extra trove.conf lines per section, appended after the e2e defaults. */
+  readonly troveConf?: Readonly<Record<string, readonly string[]>>;
+  /** Keystone tokens the K2HR3 double accepts (token -> user and project names). */
+  readonly keystone?: Readonly<Record<string, { user: string; projects: string[] }>>;
+  /** Extra lines for the controller's guest config, per section. */
+  readonly guestConf?: Readonly<Record<string, readonly string[]>>;
+}
+
+function ini(sections: Record<string, readonly string[]>): string {
+  return `${Object.entries(sections).map(([name, lines]) => [`[${name}]`, ...lines].join('\n')).join('\n\n')}\n`;
+}
+
+function merge(base: Record<string, string[]>, extra: Readonly<Record<string, readonly string[]>> | undefined): Record<string, string[]> {
+  for (const [section, lines] of Object.entries(extra ?? {})) (base[section] ??= []).push(...lines);
+  return base;
+}
+
+/**
+ * A Trove control plane on one machine: Debian's trove-api, trove-taskmanager and
+ * trove-conductor on a sqlite database and a private RabbitMQ vhost; nova, cinder, glance,
+ * neutron and keystone are the fakes in test/e2e/fakes; Swift is real (test/swift); the K2HR3 API
+ * is the spec double; VMs are booted by the Hypervisor, which runs the real agent.
+ */
+export class ControlPlane {
+  readonly dir: string;
+  readonly cloudDir: string;
+  readonly confPath: string;
+  readonly guestConfPath: string;
+  readonly tokenMapPath: string;
+  /** The site directory the bridge is installed into (on the services' PYTHONPATH). */
+  readonly bridgeSite: string;
+  readonly templatesDir: string;
+  readonly vhost = `k2hdkc-e2e-${process.pid}-${randomUUID().slice(0, 8)}`;
+  readonly k2hr3: K2hr3Double;
+  readonly addressPrefix = `127.${100 + (process.pid % 100)}.${process.pid % 250}`;
+  swift!: SwiftFixture;
+  cli!: OpenStackCli;
+  hypervisor!: Hypervisor;
+  apiUrl = '';
+  private readonly services: Managed[] = [];
+  private readonly transcript: string[] = [];
+  private readonly env: NodeJS.ProcessEnv;
+
+  constructor(private readonly options: ControlPlaneOptions) {
+    this.k2hr3 = new K2hr3Double({ keystone: { ...options.keystone } });
+    this.dir = mkdtempSync(path.join(tmpdir(), 'k2hdkc-e2e-'));
+    chmodSync(this.dir, 0o700);
+    this.cloudDir = path.join(this.dir, 'cloud');
+    this.confPath = path.join(this.dir, 'etc/trove.conf');
+    this.guestConfPath = path.join(this.dir, 'etc/trove-guestagent.conf');
+    this.tokenMapPath = path.join(this.dir, 'etc/tokens.json');
+    this.templatesDir = path.join(this.dir, 'etc/templates');
+    mkdirSync(this.cloudDir, { recursive: true });
+    mkdirSync(path.join(this.dir, 'etc'), { recursive: true });
+    mkdirSync(path.join(this.dir, 'log'), { recursive: true });
+    this.bridgeSite = path.join(this.dir, 'bridge-site');
+    const pythonPath = [FAKES_DIR, ...(options.bridge ? [this.bridgeSite] : [])];
+    this.env = {
+      ...process.env,
+      PYTHONPATH: pythonPath.join(':'),
+      K2HDKC_E2E_CLOUD: this.cloudDir,
+      PYTHONDONTWRITEBYTECODE: '1',
+    };
+  }
+
+  get transportUrl(): string {
+    return `rabbit://guest:guest@127.0.0.1:5672/${encodeURIComponent(this.vhost)}`;
+  }
+
+  /** Every CLI command run so far with its exit code (printed on failure). */
+  get commands(): readonly string[] {
+    return this.transcript;
+  }
+
+  async start(): Promise<void> {
+    const [port, k2hr3Url, swift] = await Promise.all([freePort(), this.k2hr3.start(), startSwift(), this.createVhost()]);
+    this.swift = swift;
+    this.apiUrl = `http://127.0.0.1:${port}`;
+    this.writeCloud();
+    this.writeConfigs(port, k2hr3Url);
+    if (this.options.bridge) await this.installBridge();
+    // Schema through Trove's own migration code (trove-manage db_sync crashes on Python 3.11).
+    await run(PYTHON, [path.join(TOOLS_DIR, 'db_sync.py'), this.confPath], { env: this.env, timeout: 120_000 });
+    for (const name of ['trove-api', 'trove-taskmanager', 'trove-conductor']) {
+      this.services.push(startProcess(name, `/usr/bin/${name}`, ['--config-file', this.confPath], {
+        env: this.env,
+        cwd: this.dir,
+        logPath: path.join(this.dir, 'log', `${name}.stdout.log`),
+      }));
+    }
+    this.hypervisor = new Hypervisor(this.cloudDir, { ...process.env, NODE_OPTIONS: '' });
+    this.hypervisor.start();
+    this.cli = new OpenStackCli(this.apiUrl, (line) => this.transcript.push(line));
+    await waitFor('trove-api to answer', async () => {
+      this.assertServicesRunning();
+      const res = await axios.get(`${this.apiUrl}/`, { timeout: 2000, validateStatus: () => true });
+      return res.status === 200 ? true : undefined;
+    }, { timeoutMs: 90_000, intervalMs: 250 });
+    await Promise.all(['e2e-taskmanager', 'e2e-conductor'].map((queue) => waitFor(`a consumer on ${queue}`, async () => {
+      this.assertServicesRunning();
+      return (await this.consumers(queue)) > 0 ? true : undefined;
+    }, { timeoutMs: 90_000, intervalMs: 250 })));
+  }
+
+  /** Consumers on a queue of the run's vhost; 0 while it does not exist. */
+  private async consumers(queue: string): Promise<number> {
+    const conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:5672/${encodeURIComponent(this.vhost)}`);
+    try {
+      const ch = await conn.createChannel();
+      // checkQueue on a missing queue closes the channel with 404: that is "none yet".
+      ch.on('error', () => undefined);
+      return await ch.checkQueue(queue).then((q) => q.consumerCount, () => 0);
+    } finally {
+      await conn.close().catch(() => undefined);
+    }
+  }
+
+  /** Throws with the service's log tail when one of the three services died. */
+  assertServicesRunning(): void {
+    for (const service of this.services) {
+      if (service.exitCode() !== undefined) {
+        throw new Error(`${service.name} exited (${String(service.exitCode())}):\n${tail(service.logPath)}\n${tail(this.logPath(service.name))}`);
+      }
+    }
+  }
+
+  logPath(service: string): string {
+    return path.join(this.dir, 'log', `${service}.log`);
+  }
+
+  /** Everything a failing test should print: the CLI transcript and the tails of every log. */
+  report(): string {
+    const parts = [`e2e directory: ${this.dir}`, 'CLI transcript:', ...this.transcript.slice(-60)];
+    for (const name of ['trove-api', 'trove-taskmanager', 'trove-conductor']) {
+      parts.push(`--- ${name}.log (tail)`, tail(this.logPath(name), 5000));
+    }
+    for (const vm of this.hypervisor?.vms.values() ?? []) {
+      parts.push(`--- agent ${vm.server.address} (${vm.instanceId})`, tail(vm.agent.logPath, 3000));
+    }
+    if ((this.hypervisor?.errors.length ?? 0) > 0) parts.push('hypervisor errors:', ...this.hypervisor.errors);
+    return parts.join('\n');
+  }
+
+  /** Stops every process, removes the vhost; keeps the directory when `keep` (a test failed). */
+  async stop(keep: boolean): Promise<void> {
+    await this.hypervisor?.stop().catch(() => undefined);
+    await Promise.all(this.services.map((s) => stopProcess(s, 5000)));
+    await stopAll();
+    await Promise.all([
+      this.swift?.stop().catch(() => undefined),
+      this.k2hr3.stop().catch(() => undefined),
+      run('rabbitmqctl', ['-q', 'delete_vhost', this.vhost]).catch(() => undefined),
+    ]);
+    if (!keep) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Lets `token` act as a user of `project` (and admin when asked) in the fake keystone. */
+  mapToken(token: string, project: string, admin = false): void {
+    const current = existsSync(this.tokenMapPath) ? (JSON.parse(readFileSync(this.tokenMapPath, 'utf8')) as Record<string, unknown>) : {};
+    current[token] = { project, admin };
+    writeFileSync(`${this.tokenMapPath}.tmp`, JSON.stringify(current), { mode: 0o600 });
+    renameSync(`${this.tokenMapPath}.tmp`, this.tokenMapPath);
+  }
+
+  /** Ids of the servers the fake nova holds that are not deleted. */
+  liveServers(): string[] {
+    const dir = path.join(this.cloudDir, 'servers');
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir)
+      .filter((n) => n.endsWith('.json'))
+      .map((n) => JSON.parse(readFileSync(path.join(dir, n), 'utf8')) as { id: string; deleted: boolean })
+      .filter((s) => !s.deleted)
+      .map((s) => s.id);
+  }
+
+  /** datastore/install.py, exactly as datastore/README.md tells an operator (into a temp site). */
+  private async installBridge(): Promise<void> {
+    await run(PYTHON, [
+      path.join(REPO_ROOT, 'datastore/install.py'), '--target', this.bridgeSite,
+      '--templates-dir', this.templatesDir, '--cloudinit-dir', path.join(this.dir, 'etc/cloudinit'),
+    ], { env: this.env, timeout: 60_000 });
+  }
+
+  /** Trove's own row of a backup (the API does not show the checksum). */
+  async backupRow(id: string): Promise<{ state: string; size: number; checksum: string | null; location: string | null } | null> {
+    const { stdout } = await run(PYTHON, [path.join(TOOLS_DIR, 'backup_row.py'), path.join(this.dir, 'trove.sqlite'), id], { timeout: 30_000 });
+    return JSON.parse(stdout) as { state: string; size: number; checksum: string | null; location: string | null } | null;
+  }
+
+  /** Runs a bridge command (`python3 -m <module> args`) with the services' environment. */
+  async bridgeCommand(module: string, args: readonly string[]): Promise<{ stdout: string; stderr: string }> {
+    return run(PYTHON, ['-m', module, ...args], { env: this.env, cwd: this.dir, timeout: 120_000 });
+  }
+
+  private async createVhost(): Promise<void> {
+    await run('rabbitmqctl', ['-q', 'add_vhost', this.vhost]);
+    await run('rabbitmqctl', ['-q', 'set_permissions', '-p', this.vhost, 'guest', '.*', '.*', '.*']);
+  }
+
+  private writeCloud(): void {
+    const cloud = {
+      address_prefix: this.addressPrefix,
+      address_first: 10,
+      network: { id: 'e2e-net-0001', name: 'e2e-net', subnet_id: 'e2e-subnet-0001', cidr: `${this.addressPrefix}.0/24` },
+      flavors: [
+        { id: '10', name: 'k2hdkc.small', ram: 512, vcpus: 1, disk: 5, ephemeral: 0 },
+        { id: '11', name: 'k2hdkc.medium', ram: 1024, vcpus: 2, disk: 10, ephemeral: 0 },
+      ],
+      images: [
+        { id: '5d3a8ea5-0000-4000-8000-00000000e2e1', name: 'k2hdkc-guest', status: 'active', tags: ['trove', 'k2hdkc'], created_at: '2026-01-01T00:00:00Z' },
+      ],
+    };
+    writeFileSync(path.join(this.cloudDir, 'cloud.json'), JSON.stringify(cloud, null, 1), { mode: 0o600 });
+  }
+
+  private writeConfigs(port: number, k2hr3Url: string): void {
+    const etc = path.join(this.dir, 'etc');
+    const pastePath = path.join(etc, 'api-paste.ini');
+    writeFileSync(pastePath, ini({
+      'composite:trove': ['use = call:trove.common.wsgi:versioned_urlmap', '/: versions', '/v1.0: troveapi'],
+      'app:versions': ['paste.app_factory = trove.versions:app_factory'],
+      'pipeline:troveapi': ['pipeline = faultwrapper authtoken authorization contextwrapper extensions troveapp'],
+      'filter:extensions': ['paste.filter_factory = trove.common.extensions:factory'],
+      'filter:authtoken': [
+        'paste.filter_factory = k2hdkc_e2e_fakes.keystone:filter_factory',
+        `token_map = ${this.tokenMapPath}`,
+        `swift_url = ${this.swift.url.replace(/AUTH_[^/]+$/, 'AUTH_')}`,
+      ],
+      'filter:authorization': ['paste.filter_factory = trove.common.auth:AuthorizationMiddleware.factory'],
+      'filter:contextwrapper': ['paste.filter_factory = trove.common.wsgi:ContextMiddleware.factory'],
+      'filter:faultwrapper': ['paste.filter_factory = trove.common.wsgi:FaultWrapper.factory'],
+      'app:troveapp': ['paste.app_factory = trove.common.api:app_factory'],
+    }), { mode: 0o600 });
+    const bridge = this.options.bridge;
+    const conf = merge({
+      DEFAULT: [
+        'debug = True',
+        `log_dir = ${path.join(this.dir, 'log')}`,
+        'bind_host = 127.0.0.1',
+        `bind_port = ${port}`,
+        'trove_api_workers = 1',
+        `api_paste_config = ${pastePath}`,
+        `transport_url = ${this.transportUrl}`,
+        'control_exchange = trove',
+        'taskmanager_queue = e2e-taskmanager',
+        'conductor_queue = e2e-conductor',
+        'trove_conductor_workers = 1',
+        'inst_rpc_key_encr_key = e2e-controller-secret-0123456789abcdef',
+        `guest_config = ${this.guestConfPath}`,
+        `injected_config_location = /etc/trove/conf.d`,
+        `cloudinit_location = ${path.join(this.dir, 'etc/cloudinit')}`,
+        'remote_nova_client = k2hdkc_e2e_fakes.nova.nova_client',
+        'remote_cinder_client = k2hdkc_e2e_fakes.cinder.cinder_client',
+        'remote_glance_client = k2hdkc_e2e_fakes.glance.glance_client',
+        'remote_neutron_client = k2hdkc_e2e_fakes.neutron.neutron_client',
+        'remote_swift_client = trove.common.clients.swift_client',
+        `swift_url = ${this.swift.url.replace(/AUTH_[^/]+$/, 'AUTH_')}`,
+        'trove_security_groups_support = False',
+        'trove_volume_support = True',
+        'usage_sleep_time = 1',
+        'state_change_poll_time = 1',
+        'agent_call_low_timeout = 15',
+        'agent_call_high_timeout = 60',
+        'agent_heartbeat_expiry = 60',
+        'server_delete_time_out = 60',
+        'usage_timeout = 240',
+        'restore_usage_timeout = 240',
+        'cluster_usage_timeout = 300',
+        'reboot_time_out = 60',
+        'resize_time_out = 60',
+        'exists_notification_interval = 0',
+        'max_accepted_volume_size = 10',
+        ...(bridge ? ['config_source = k2hdkc_bridge', `template_path = ${this.templatesDir}/`] : []),
+      ],
+      database: [`connection = sqlite:///${path.join(this.dir, 'trove.sqlite')}`],
+      oslo_messaging_notifications: ['driver = noop'],
+      oslo_concurrency: [`lock_path = ${path.join(this.dir, 'lock')}`],
+      service_credentials: ['region_name = RegionOne'],
+      ...(bridge ? { k2hdkc_bridge: ['driver = k2hdkc_bridge'] } : {}),
+    }, this.options.troveConf);
+    writeFileSync(this.confPath, ini(conf), { mode: 0o600 });
+
+    // The controller's guest config: injected verbatim into every VM by the taskmanager.
+    const guest = merge({
+      DEFAULT: [
+        `transport_url = ${this.transportUrl}`,
+        'control_exchange = trove',
+        'conductor_queue = e2e-conductor',
+        'report_interval = 3',
+      ],
+      k2hdkc: [
+        `k2hr3_api_url = ${k2hr3Url}`,
+        'log_level = debug',
+        'prepare_timeout_seconds = 60',
+        'health_poll_ms = 100',
+        'shutdown_grace_seconds = 3',
+      ],
+    }, this.options.guestConf);
+    writeFileSync(this.guestConfPath, ini(guest), { mode: 0o600 });
+    writeFileSync(this.tokenMapPath, '{}', { mode: 0o600 });
+  }
+}
