@@ -15,6 +15,8 @@ import {
 } from '../k2hdkc/overrides';
 import { DEFAULT_CLUSTER_PORTS } from '../k2hr3/provision';
 import { writeFileAtomic } from '../system/atomic-file';
+import { BOOTSTRAP_STATE_FILE } from '../k2hdkc/bootstrap';
+import { SERVED_INI_FILE } from '../k2hdkc/served-ini';
 
 /** What the configuration service needs of the K2HDKC manager. */
 export interface ConfigurableNode {
@@ -115,13 +117,13 @@ export class NodeConfiguration {
     const saved: string[] = [];
     for (const [from, name] of [
       [this.options.iniPath, 'k2hdkc.ini'],
-      [join(stateDir, 'k2hr3-served.ini'), 'k2hr3-served.ini'],
+      [join(stateDir, SERVED_INI_FILE), SERVED_INI_FILE],
       [this.options.store.path, 'overrides.json'],
-      [join(stateDir, 'k2hr3-bootstrap.json'), 'k2hr3-bootstrap.json'],
+      [join(stateDir, BOOTSTRAP_STATE_FILE), BOOTSTRAP_STATE_FILE],
     ] as const) {
       const text = await fs.readFile(from, 'utf8').catch(() => undefined);
       if (text === undefined) continue;
-      await writeFileAtomic(join(dir, name), text, name === 'k2hr3-bootstrap.json' ? 0o600 : 0o640);
+      await writeFileAtomic(join(dir, name), text, name === BOOTSTRAP_STATE_FILE ? 0o600 : 0o640);
       saved.push(name);
     }
     this.options.log.info({ dir, saved }, 'pre_upgrade: node configuration copied to the data volume');
@@ -138,9 +140,9 @@ export class NodeConfiguration {
     const dir = typeof info['k2hdkc_upgrade_dir'] === 'string' ? info['k2hdkc_upgrade_dir'] : join(this.options.mountPoint, UPGRADE_DIR);
     for (const [name, to, mode] of [
       ['k2hdkc.ini', this.options.iniPath, 0o640],
-      ['k2hr3-served.ini', join(stateDir, 'k2hr3-served.ini'), 0o640],
+      [SERVED_INI_FILE, join(stateDir, SERVED_INI_FILE), 0o640],
       ['overrides.json', this.options.store.path, 0o640],
-      ['k2hr3-bootstrap.json', join(stateDir, 'k2hr3-bootstrap.json'), 0o600],
+      [BOOTSTRAP_STATE_FILE, join(stateDir, BOOTSTRAP_STATE_FILE), 0o600],
     ] as const) {
       if (await fs.stat(to).then(() => true, () => false)) continue;
       const text = await fs.readFile(join(dir, name), 'utf8').catch(() => undefined);

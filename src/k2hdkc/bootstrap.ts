@@ -64,7 +64,7 @@ export async function bootstrapK2hr3(options: BootstrapOptions, auth: BootstrapA
   return { roleYrn: result.roleYrn, tenant: result.tenant, roleToken: result.roleToken, apiUrl: result.apiUrl };
 }
 
-const STATE_FILE = 'k2hr3-bootstrap.json';
+export const BOOTSTRAP_STATE_FILE = 'k2hr3-bootstrap.json';
 
 /**
  * The bootstrap result is kept (mode 0600: it holds the role token) so that stop_db, restart,
@@ -72,13 +72,13 @@ const STATE_FILE = 'k2hr3-bootstrap.json';
  * read the INI without Trove's prepare request.
  */
 export async function saveBootstrap(stateDir: string, boot: ExtdataBootstrap): Promise<void> {
-  await writeFileAtomic(join(stateDir, STATE_FILE), `${JSON.stringify(boot)}\n`, 0o600);
+  await writeFileAtomic(join(stateDir, BOOTSTRAP_STATE_FILE), `${JSON.stringify(boot)}\n`, 0o600);
 }
 
 /** The saved bootstrap, or null when there is none or it is unreadable. */
 export async function loadBootstrap(stateDir: string): Promise<ExtdataBootstrap | null> {
   try {
-    const value = JSON.parse(await fs.readFile(join(stateDir, STATE_FILE), 'utf8')) as Partial<ExtdataBootstrap>;
+    const value = JSON.parse(await fs.readFile(join(stateDir, BOOTSTRAP_STATE_FILE), 'utf8')) as Partial<ExtdataBootstrap>;
     const { roleYrn, tenant, roleToken, apiUrl } = value;
     if (typeof roleYrn !== 'string' || typeof tenant !== 'string' || typeof roleToken !== 'string' || typeof apiUrl !== 'string') return null;
     return { roleYrn, tenant, roleToken, apiUrl };

@@ -1,70 +1,26 @@
 import { promises as fs } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { CtlportError, ProcessError } from '../errors';
-import type { Logger } from '../log';
 import { K2hr3Client } from '../k2hr3/client';
 import type { ExtdataBootstrap } from '../k2hr3/extdata';
-import type { K2hr3HttpOptions } from '../k2hr3/http';
 import { roleToResourceYrn } from '../k2hr3/yrn';
-import { bootstrapK2hr3, loadBootstrap, saveBootstrap, type BootstrapAuth, type BootstrapOptions } from './bootstrap';
-import { resolveClusterName } from './cluster-name';
+import { bootstrapK2hr3, loadBootstrap, saveBootstrap, type BootstrapAuth } from './bootstrap';
+import { resolveClusterName, type ClusterNameSources } from './cluster-name';
 import { CtlportClient } from './ctlport/client';
 import { probeHealth, type NodeHealth } from './ctlport/health';
-import type { ChmpxIni, NodeRole } from './ini/model';
 import { parseIni } from './ini/parse';
 import { substituteSelf } from './ini/substitute';
 import { writeIniAtomically } from './ini/write';
-import { writeFileAtomic } from '../system/atomic-file';
-import { selfEndpoint, sleep, stopNode, waitUntil, type SelfEndpoint } from './node-ops';
-import type { NodeProcesses, WaitReady } from './processes/types';
-import { IniPoller } from './reconfigure';
+import { startK2hr3Poller } from './k2hr3-poller';
+import type { K2hdkcManagerOptions, NodePrepareRequest } from './manager-options';
+import { selfEndpoint, sleep, waitUntil, type SelfEndpoint } from './node-ops';
+import type { NodeProcesses } from './processes/types';
+import type { IniPoller } from './reconfigure';
+import { deregisterNode, serviceOut, serviceOutDeadline } from './scale-in';
+import { overlayLastServed, overlayServed } from './served-ini';
 import { clearStopped, markStopped, readStopped, startupAction, type StartupAction } from './stopped-state';
 
-export interface K2hdkcManagerOptions {
-  /** Trove's instance id: the K2HR3 cuk and the INI's SELFCUK. */
-  readonly guestId: string;
-  readonly role: NodeRole;
-  /** K2HR3 tag = chmpx NAME = CUSTOM_ID_SEED (spec §1.3.2). */
-  readonly nodeName: string;
-  /** [k2hdkc] cluster_name; null = from the configuration, the cluster id or guestId (cluster-name.ts). */
-  readonly clusterName: string | null;
-  readonly extdataUrl: string | null;
-  readonly k2hr3ApiUrl: string | null;
-  readonly template: (() => Promise<string>) | null;
-  /** Timeouts, retries and the source address of every K2HR3 request. */
-  readonly k2hr3: K2hr3HttpOptions;
-  readonly iniPath: string;
-  /** Where the control port listens; null = the node's NAME from the INI. */
-  readonly ctlportHost: string | null;
-  /** Holds the saved K2HR3 bootstrap. */
-  readonly stateDir: string;
-  /** Builds the process manager; `waitReady` probes this manager's control port. */
-  readonly createProcesses: (waitReady: WaitReady) => NodeProcesses;
-  /** Formats and mounts the data volume; null = the agent does not own the disk. */
-  readonly volume: { prepare(device: string, mountPoint: string): Promise<void> } | null;
-  readonly prepareTimeoutMs: number;
-  readonly healthPollMs: number;
-  /** Live reconfiguration: mean ms between K2HR3 polls ([k2hdkc] k2hr3_poll_seconds); 0 = off. */
-  readonly k2hr3PollMs?: number;
-  /** Per-node INI keys (Trove configuration overrides) set on the text K2HR3 serves; absent = as served. */
-  readonly iniOverlay?: (served: string) => Promise<string>;
-  readonly log: Logger;
-}
-
-/** What prepare needs of Trove's request (camelCase; the guest layer converts). */
-export interface NodePrepareRequest {
-  readonly devicePath: string | null;
-  readonly mountPoint: string | null;
-  /**
-   * Runs once the INI is in place and before chmpx/k2hdkc start (a backup restore into the data
-   * file it names); a failure fails prepare with nothing started.
-   */
-  readonly beforeStart?: (ini: ChmpxIni) => Promise<void>;
-  /** Cluster name, extdata URL and ports from Trove's configuration; they win over [k2hdkc] options. */
-  readonly bootstrap?: Partial<Pick<BootstrapOptions, 'clusterName' | 'extdataUrl' | 'ports'>>;
-  /** Id of the multi-node cluster the orchestrator created this node for (its members share it); null/absent = a single node. */
-  readonly clusterId?: string | null;
-}
+export type { K2hdkcManagerOptions, NodePrepareRequest } from './manager-options';
 
 /**
  * One K2HDKC node's lifecycle (issue 3 item 5): K2HR3 bootstrap and registration, the INI,
@@ -90,30 +46,21 @@ export class K2hdkcManager {
   /** Volume, K2HR3 bootstrap, registration, INI, processes, then waits for healthy. Throws the first failure. */
   async prepare(request: NodePrepareRequest, auth: BootstrapAuth): Promise<void> {
     const { options } = this;
-    const signal = withTimeout(auth.signal, options.prepareTimeoutMs);
+    const signal = this.bounded(auth.signal);
     if (options.volume !== null && request.devicePath !== null && request.mountPoint !== null) {
       await options.volume.prepare(request.devicePath, request.mountPoint);
     }
-    const clusterName = resolveClusterName({
-      configured: request.bootstrap?.clusterName,
-      option: options.clusterName,
-      memberOf: request.clusterId ?? null,
-      instanceId: options.guestId,
-    });
-    const boot = await bootstrapK2hr3(
-      { ...options, ...request.bootstrap, clusterName, role: options.role, http: options.k2hr3, log: options.log },
+    const boot = await this.bootstrapAndJoin(
+      { configured: request.bootstrap?.clusterName, memberOf: request.clusterId ?? null },
+      request.bootstrap ?? {},
       { ...auth, signal },
     );
-    await saveBootstrap(options.stateDir, boot);
-    await this.register(boot, signal);
-    await this.refreshIni(boot, signal);
     if (request.beforeStart !== undefined) {
-      await request.beforeStart(parseIni(await fs.readFile(this.options.iniPath, 'utf8')));
+      await request.beforeStart(parseIni(await fs.readFile(options.iniPath, 'utf8')));
     }
     await this.startAndWait(signal);
     // A prepare again after a stop (rebuild) leaves nothing of that stop behind.
-    await clearStopped(this.options.stateDir);
-    this.follow(boot);
+    await this.running(boot);
   }
 
   /** Health right now; 'crashed' once the process manager gave up on a crash loop. */
@@ -130,24 +77,20 @@ export class K2hdkcManager {
   }
 
   /**
-   * Stops and starts both processes, then waits for healthy. A node stop_db took out of the
-   * cluster registers in K2HR3 again and refreshes its INI first (a failure there fails the
-   * restart: an unregistered node is in no other member's INI); otherwise the INI on disk.
+   * Stops and starts both processes (starts them when none runs), then waits for healthy. A node
+   * stop_db took out of the cluster registers in K2HR3 again and refreshes its INI first (a
+   * failure there fails the restart: an unregistered node is in no other member's INI);
+   * otherwise the last served INI with the overrides now in force, or the INI on disk.
    */
   async restart(signal?: AbortSignal): Promise<void> {
-    const bounded = withTimeout(signal, this.options.prepareTimeoutMs);
+    const bounded = this.bounded(signal);
     await this.requireIni();
     const boot = await loadBootstrap(this.options.stateDir);
     const stopped = await readStopped(this.options.stateDir);
-    if (stopped?.deregistered === true && boot !== null) await this.rejoin(boot, bounded);
+    if (stopped?.deregistered === true && boot !== null) await this.join(boot, bounded);
     else await this.reapplyOverlay();
-    this.crashed = false;
-    const state = await this.processes.state();
-    if (state.role === null) await this.processes.start(this.options.role, bounded);
-    else await this.processes.restart(bounded);
-    await this.waitHealthy(bounded);
-    await clearStopped(this.options.stateDir);
-    if (boot !== null) this.follow(boot);
+    await this.startAndWait(bounded, { restartRunning: true });
+    await this.running(boot);
   }
 
   /**
@@ -162,8 +105,7 @@ export class K2hdkcManager {
   async stopDb(options: { readonly doNotStartOnReboot?: boolean; readonly deregister?: boolean } = {}): Promise<void> {
     const deregister = options.deregister ?? true;
     const doNotStartOnReboot = options.doNotStartOnReboot ?? false;
-    // What is left after the reserves is the wait for [SERVICE OUT].
-    const waitUntilMs = Date.now() + STOP_DB_BUDGET_MS - STOP_RESERVE_MS - (deregister ? DEREGISTER_TIMEOUT_MS : 0);
+    const waitUntilMs = serviceOutDeadline(deregister);
     // A stopped (or leaving) node must not rewrite its INI any more.
     await this.stopFollowing();
     // First: whatever happens next, a later agent start must not take this node for a running one.
@@ -172,12 +114,15 @@ export class K2hdkcManager {
     );
     const endpoint = await this.loadEndpoint();
     if (endpoint !== null && this.options.role === 'server') {
-      await this.serviceOut(endpoint, waitUntilMs).catch((error: unknown) => this.options.log.warn({ err: error }, 'SERVICEOUT failed; stopping anyway'));
+      await serviceOut(endpoint, waitUntilMs, this.options.log).catch((error: unknown) => this.options.log.warn({ err: error }, 'SERVICEOUT failed; stopping anyway'));
     }
     if (deregister) {
-      await this.deregister().catch((error: unknown) => this.options.log.warn({ err: error }, 'K2HR3 deregistration failed; stopping anyway'));
+      await deregisterNode(this.options.stateDir, this.options.guestId, this.options.k2hr3, this.options.log).catch((error: unknown) =>
+        this.options.log.warn({ err: error }, 'K2HR3 deregistration failed; stopping anyway'),
+      );
     }
-    await stopNode(this.processes);
+    // A stop of a node never started is a no-op.
+    await this.processes.stop();
     this.options.log.info({ deregistered: deregister, doNotStartOnReboot }, 'node stopped');
   }
 
@@ -187,12 +132,11 @@ export class K2hdkcManager {
    * on disk; after stop_db it fails the call, as restart does.
    */
   async startDbWithConfChanges(signal?: AbortSignal): Promise<void> {
-    const bounded = withTimeout(signal, this.options.prepareTimeoutMs);
+    const bounded = this.bounded(signal);
     const boot = await loadBootstrap(this.options.stateDir);
     if (boot !== null) await this.rejoinBeforeStart(boot, (await readStopped(this.options.stateDir))?.deregistered === true, bounded);
     await this.startAndWait(bounded);
-    await clearStopped(this.options.stateDir);
-    if (boot !== null) this.follow(boot);
+    await this.running(boot);
   }
 
   /**
@@ -213,15 +157,16 @@ export class K2hdkcManager {
       this.options.log.info({ stoppedAt: stopped?.stoppedAt }, 'node was stopped with do_not_start_on_reboot; it stays down until restart or start_db');
       return action;
     }
-    if (action !== 'follow') {
-      const bounded = withTimeout(signal, this.options.prepareTimeoutMs);
-      this.options.log.info({ action, stoppedAt: stopped?.stoppedAt ?? null }, 'bringing the node back at agent start');
-      onStarting?.();
-      await this.rejoinBeforeStart(boot, stopped?.deregistered === true, bounded);
-      if (action === 'start') await this.startAndWait(bounded);
-      await clearStopped(this.options.stateDir);
+    if (action === 'follow') {
+      this.follow(boot);
+      return action;
     }
-    this.follow(boot);
+    const bounded = this.bounded(signal);
+    this.options.log.info({ action, stoppedAt: stopped?.stoppedAt ?? null }, 'bringing the node back at agent start');
+    onStarting?.();
+    await this.rejoinBeforeStart(boot, stopped?.deregistered === true, bounded);
+    if (action === 'start') await this.startAndWait(bounded);
+    await this.running(boot);
     return action;
   }
 
@@ -231,15 +176,8 @@ export class K2hdkcManager {
    * under a running node), wait for healthy, then follow K2HR3. Throws the first failure.
    */
   async startStandalone(signal?: AbortSignal): Promise<void> {
-    const bounded = withTimeout(signal, this.options.prepareTimeoutMs);
-    const clusterName = resolveClusterName({ option: this.options.clusterName, memberOf: null, instanceId: this.options.guestId });
-    const boot = await bootstrapK2hr3(
-      { ...this.options, clusterName, role: this.options.role, http: this.options.k2hr3, log: this.options.log },
-      { keystoneToken: null, projectName: null, signal: bounded },
-    );
-    await saveBootstrap(this.options.stateDir, boot);
-    await this.register(boot, bounded);
-    await this.refreshIni(boot, bounded);
+    const bounded = this.bounded(signal);
+    const boot = await this.bootstrapAndJoin({ memberOf: null }, {}, { keystoneToken: null, projectName: null, signal: bounded });
     if ((await this.status(bounded)) === 'healthy') this.options.log.info('chmpx already runs healthy; not starting it again');
     else await this.startAndWait(bounded);
     this.follow(boot);
@@ -252,24 +190,6 @@ export class K2hdkcManager {
     await poller?.stop();
   }
 
-  /** Starts the K2HR3 poller for this bootstrap unless it runs already or polling is off. */
-  private follow(boot: ExtdataBootstrap): void {
-    const intervalMs = this.options.k2hr3PollMs ?? 0;
-    if (intervalMs <= 0 || this.poller !== null) return;
-    const resourceYrn = roleToResourceYrn(boot.roleYrn);
-    // One attempt per poll: the next poll is the retry.
-    const client = new K2hr3Client({ apiUrl: boot.apiUrl, ...this.options.k2hr3, attempts: 1, log: this.options.log });
-    this.poller = new IniPoller({
-      fetch: async (signal) => this.overlay(await client.readResource(resourceYrn, boot.roleToken, signal)),
-      instanceId: this.options.guestId,
-      iniPath: this.options.iniPath,
-      role: this.options.role,
-      intervalMs,
-      log: this.options.log.child({ component: 'reconfigure' }),
-    });
-    this.poller.start();
-  }
-
   /** SUSPENDMERGE / NOSUSPENDMERGE on this node's control port (ring-wide in chmpx). */
   async setMergeSuspended(suspended: boolean, signal?: AbortSignal): Promise<string> {
     const client = this.client(await this.requireIni());
@@ -278,25 +198,49 @@ export class K2hdkcManager {
     return reply;
   }
 
-  /**
-   * Keeps what K2HR3 served (the base the overlay is applied to again on restart, so a removed
-   * override goes back to the served value) and returns it with the overlay applied.
-   */
-  private async overlay(served: string): Promise<string> {
-    if (this.options.iniOverlay === undefined) return served;
-    const path = join(this.options.stateDir, SERVED_INI_FILE);
-    if ((await fs.readFile(path, 'utf8').catch(() => undefined)) !== served) await writeFileAtomic(path, served, 0o640);
-    return this.options.iniOverlay(served);
+  /** Starts the K2HR3 poller for this bootstrap unless it runs already or polling is off. */
+  private follow(boot: ExtdataBootstrap): void {
+    const { options } = this;
+    const intervalMs = options.k2hr3PollMs ?? 0;
+    if (intervalMs <= 0 || this.poller !== null) return;
+    this.poller = startK2hr3Poller(boot, {
+      http: options.k2hr3,
+      instanceId: options.guestId,
+      iniPath: options.iniPath,
+      role: options.role,
+      intervalMs,
+      overlay: (served) => overlayServed(options.stateDir, served, options.iniOverlay),
+      log: options.log,
+    });
+  }
+
+  /** The node runs again: forget the stop and follow K2HR3 (when there is a bootstrap to follow). */
+  private async running(boot: ExtdataBootstrap | null): Promise<void> {
+    await clearStopped(this.options.stateDir);
+    if (boot !== null) this.follow(boot);
   }
 
   /** restart: the INI again from the last served text and the overrides now in force. */
   private async reapplyOverlay(): Promise<void> {
-    if (this.options.iniOverlay === undefined) return;
-    const served = await fs.readFile(join(this.options.stateDir, SERVED_INI_FILE), 'utf8').catch(() => undefined);
-    if (served === undefined) return;
-    const ini = substituteSelf(await this.options.iniOverlay(served), this.options.guestId);
+    const text = await overlayLastServed(this.options.stateDir, this.options.iniOverlay);
+    if (text === null) return;
+    const ini = substituteSelf(text, this.options.guestId);
     const { written } = await writeIniAtomically(this.options.iniPath, ini, { role: this.options.role });
     if (written) this.options.log.info({ iniPath: this.options.iniPath }, 'INI rewritten with the configuration overrides');
+  }
+
+  /** First K2HR3 bootstrap (prepare, a node without Trove): saved, then registered and the INI written. */
+  private async bootstrapAndJoin(
+    cluster: Pick<ClusterNameSources, 'configured' | 'memberOf'>,
+    bootstrap: NonNullable<NodePrepareRequest['bootstrap']>,
+    auth: BootstrapAuth & { readonly signal: AbortSignal },
+  ): Promise<ExtdataBootstrap> {
+    const { options } = this;
+    const clusterName = resolveClusterName({ ...cluster, option: options.clusterName, instanceId: options.guestId });
+    const boot = await bootstrapK2hr3({ ...options, ...bootstrap, clusterName, role: options.role, http: options.k2hr3, log: options.log }, auth);
+    await saveBootstrap(options.stateDir, boot);
+    await this.join(boot, auth.signal);
+    return boot;
   }
 
   /**
@@ -305,12 +249,12 @@ export class K2hdkcManager {
    * the INI on disk is good enough and the poller catches up later.
    */
   private async rejoinBeforeStart(boot: ExtdataBootstrap, deregistered: boolean, signal: AbortSignal): Promise<void> {
-    if (deregistered) return this.rejoin(boot, signal);
-    await this.rejoin(boot, signal).catch((error: unknown) => this.options.log.warn({ err: error }, 'could not refresh the INI from K2HR3; starting with the one on disk'));
+    if (deregistered) return this.join(boot, signal);
+    await this.join(boot, signal).catch((error: unknown) => this.options.log.warn({ err: error }, 'could not refresh the INI from K2HR3; starting with the one on disk'));
   }
 
-  /** Registers in K2HR3 again and rewrites the INI from what it serves (the node is back in every member's INI). */
-  private async rejoin(boot: ExtdataBootstrap, signal: AbortSignal): Promise<void> {
+  /** Registers in K2HR3 and (re)writes the INI from what it serves: the node is in every member's INI. */
+  private async join(boot: ExtdataBootstrap, signal: AbortSignal): Promise<void> {
     await this.register(boot, signal);
     await this.refreshIni(boot, signal);
   }
@@ -323,7 +267,7 @@ export class K2hdkcManager {
   /** Reads the expanded INI, fills in SELFCUK and writes it atomically (the previous file stays on any error). */
   private async refreshIni(boot: ExtdataBootstrap, signal: AbortSignal): Promise<void> {
     const served = await this.k2hr3Client(boot).readResource(roleToResourceYrn(boot.roleYrn), boot.roleToken, signal);
-    const ini = substituteSelf(await this.overlay(served), this.options.guestId);
+    const ini = substituteSelf(await overlayServed(this.options.stateDir, served, this.options.iniOverlay), this.options.guestId);
     // The packages create /etc/antpickax; a bare image or a test directory may not have it.
     await fs.mkdir(dirname(this.options.iniPath), { recursive: true, mode: 0o755 });
     const { written } = await writeIniAtomically(this.options.iniPath, ini, { role: this.options.role });
@@ -331,10 +275,12 @@ export class K2hdkcManager {
     this.options.log.info({ iniPath: this.options.iniPath, written, ctlport: this.endpoint }, 'INI in place');
   }
 
-  private async startAndWait(signal: AbortSignal): Promise<void> {
+  /** Starts both processes (restarts them if `restartRunning` and they run) and waits for healthy; clears a crash loop. */
+  private async startAndWait(signal: AbortSignal, { restartRunning = false } = {}): Promise<void> {
     await this.requireIni();
     this.crashed = false;
-    await this.processes.start(this.options.role, signal);
+    if (restartRunning && (await this.processes.state()).role !== null) await this.processes.restart(signal);
+    else await this.processes.start(this.options.role, signal);
     await this.waitHealthy(signal);
   }
 
@@ -352,33 +298,6 @@ export class K2hdkcManager {
       throw new ProcessError(`The node did not become healthy within ${this.options.prepareTimeoutMs / 1000} s (last: ${last}); check the chmpx control port at ${endpoint.host}:${endpoint.port}.`);
     }
     this.options.log.info('node healthy');
-  }
-
-  /** SERVICEOUT host:ctlport:<custom seed> (spec §4.5, §8), then until `waitUntilMs` (epoch ms) for [SERVICE OUT]. */
-  private async serviceOut(endpoint: SelfEndpoint, waitUntilMs: number): Promise<void> {
-    const client = this.client(endpoint, 1000);
-    const reply = await client.serviceOut({ host: endpoint.name, ctlport: endpoint.port, id: endpoint.seed });
-    const started = Date.now();
-    const waitMs = Math.max(0, waitUntilMs - started);
-    this.options.log.info({ reply, waitMs }, 'SERVICEOUT sent; waiting for [SERVICE OUT]');
-    let ring = 'unknown';
-    const out = await waitUntil(AbortSignal.timeout(waitMs), 100, async () => {
-      const self = await client.selfStatus().catch(() => undefined);
-      ring = self?.status.ring ?? 'no answer';
-      return self === undefined || self.status.ring !== 'SERVICE IN';
-    });
-    if (out) this.options.log.info({ ring, ms: Date.now() - started }, 'node serviced out');
-    // Stopping anyway: with AUTOMERGE the ring services a stopped node out (k2hdkc-observed.md).
-    else this.options.log.warn({ ring, ms: Date.now() - started }, `node still [${ring}] after the ${waitMs} ms stop_db leaves for SERVICEOUT; stopping it without a completed scale-in`);
-  }
-
-  private async deregister(): Promise<void> {
-    const boot = await loadBootstrap(this.options.stateDir);
-    if (boot === null) return;
-    // One short attempt: stop_db has 15 s in all.
-    const client = new K2hr3Client({ apiUrl: boot.apiUrl, ...this.options.k2hr3, attempts: 1, timeoutMs: DEREGISTER_TIMEOUT_MS });
-    await client.deregisterHost(boot.roleYrn, { cuk: this.options.guestId });
-    this.options.log.info({ role: boot.roleYrn }, 'deregistered from K2HR3');
   }
 
   private async waitCtlport(signal: AbortSignal): Promise<void> {
@@ -417,18 +336,13 @@ export class K2hdkcManager {
   private k2hr3Client(boot: ExtdataBootstrap): K2hr3Client {
     return new K2hr3Client({ apiUrl: boot.apiUrl, ...this.options.k2hr3, log: this.options.log });
   }
-}
 
-/**
- * Trove gives stop_db agent_call_low_timeout (15 s by default) in all. Less 1 s for the RPC
- * itself, it is split: SERVICEOUT's reply (1 s), the wait for [SERVICE OUT] (what is left),
- * deregistration (one attempt) and the stop of k2hdkc and chmpx (observed 2-4 s).
- */
-const STOP_DB_BUDGET_MS = 14_000;
-/** The INI text as K2HR3 last served it, in stateDir (before SELFCUK substitution and overrides). */
-const SERVED_INI_FILE = 'k2hr3-served.ini';
-const DEREGISTER_TIMEOUT_MS = 3000;
-const STOP_RESERVE_MS = 6000;
+  /** `signal` (if any) combined with the prepare deadline. */
+  private bounded(signal: AbortSignal | undefined): AbortSignal {
+    const timeout = AbortSignal.timeout(this.options.prepareTimeoutMs);
+    return signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+  }
+}
 
 /**
  * chmpx answering `ERROR: ...` (or `Unknown command`) to SELFSTATUS will not become healthy by
@@ -437,10 +351,4 @@ const STOP_RESERVE_MS = 6000;
 function refusedOrFalse(error: unknown): false {
   if (error instanceof CtlportError && error.failure === 'rejected') throw error;
   return false;
-}
-
-/** `signal` (if any) combined with a deadline of `ms`. */
-function withTimeout(signal: AbortSignal | undefined, ms: number): AbortSignal {
-  const timeout = AbortSignal.timeout(ms);
-  return signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
 }

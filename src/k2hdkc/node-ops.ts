@@ -1,6 +1,5 @@
 import { IniError } from '../errors';
 import type { ChmpxIni } from './ini/model';
-import type { NodeProcesses } from './processes/types';
 
 /** This node's chmpx control port and identity, as its INI says. */
 export interface SelfEndpoint {
@@ -65,9 +64,4 @@ export async function waitUntil(signal: AbortSignal, intervalMs: number, check: 
       return false;
     }
   }
-}
-
-/** Stops both processes; a stop of a node never started is a no-op. */
-export async function stopNode(processes: NodeProcesses): Promise<void> {
-  await processes.stop();
 }

@@ -208,7 +208,10 @@ describe('a K2HDKC cluster following K2HR3 membership', () => {
         expect(pidOf(n, 'k2hdkc')).toBe(k2hdkc);
         expect(processAlive(k2hdkc!)).toBe(true);
       }
-      expect(daemonLog(n, 'chmpx')).toMatch(/Reloaded configuration file\([^)]*\): 4 servers/);
+    }
+    // chmpx reloads on its inotify event, a moment after the rename the INI check saw.
+    for (const n of watched) {
+      await waitFor(`${n.address} chmpx reloads 4 servers`, () => (/Reloaded configuration file\([^)]*\): 4 servers/.test(daemonLog(n, 'chmpx')) ? true : undefined), { timeoutMs: 5000 });
     }
     // The agents logged the membership diff (their stdout may trail the file by a moment).
     const joined = `INI updated from K2HR3: +server ${fourth.address}:${PORTS.serverCtlport}`;
