@@ -5,6 +5,7 @@ import { HeartbeatLoop } from './conductor/heartbeat';
 import { GuestLogs, k2hdkcLogSources } from './guest/config-methods-logs';
 import { join } from 'node:path';
 import { buildDatastore } from './guest/build-datastore';
+import { BackupSlot } from './guest/backup-slot';
 import { K2hdkcDatastore } from './guest/k2hdkc-datastore';
 import { buildGuestMethods } from './guest/methods';
 import { createCommandRunner } from './system/command';
@@ -19,7 +20,8 @@ import type { Caster } from './rpc/types';
  * The one place that builds and wires the modules. Start order: HTTP (so /healthz answers while
  * connecting), prepare state from the markers, the node brought back (k2hdkc/stopped-state.ts),
  * RPC consume, then heartbeats if already prepared.
- * Stop is the reverse: heartbeats, RPC (stop consuming, finish in-flight calls), HTTP.
+ * Stop is the reverse: a running backup aborted, heartbeats, RPC (stop consuming, finish
+ * in-flight calls), HTTP; all within shutdown_grace_seconds.
  */
 export class Agent {
   private readonly log: Logger;
@@ -29,6 +31,8 @@ export class Agent {
   private readonly rpc: RpcServer;
   /** The K2HDKC node, when [k2hdkc] datastore = k2hdkc (live reconfiguration starts/stops with the agent). */
   private readonly node: K2hdkcDatastore | null;
+  /** The node's running backup, aborted first at stop (K2HDKC nodes only). */
+  private readonly backups: BackupSlot | null;
   /** Options of the health endpoint, or null when http_port = 0 disables it. */
   private readonly httpOptions: HttpServerOptions | null;
   private http: HttpServer | null = null;
@@ -51,6 +55,7 @@ export class Agent {
     });
     const { datastore, volume, configuration } = buildDatastore(config, log);
     this.node = datastore instanceof K2hdkcDatastore ? datastore : null;
+    this.backups = this.node === null ? null : new BackupSlot();
     this.heartbeat = new HeartbeatLoop({
       sender: conductor,
       statusProvider: () => datastore.status(),
@@ -106,6 +111,7 @@ export class Agent {
                 mountPoint: agent.mountPoint,
                 runner: createCommandRunner(),
                 log: log.child({ component: 'backup' }),
+                ...(this.backups === null ? {} : { slot: this.backups }),
               },
             }
           : {}),
@@ -166,9 +172,17 @@ export class Agent {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.log.info('agent stopping');
+      const grace = this.config.agent.shutdownGraceMs;
+      const started = Date.now();
+      // Aborted at once (a backup outlasts any grace), and waited for before RPC stops: its
+      // segment cleanup and FAILED cast need the broker connection rpc.stop() closes.
+      const backupStopped = this.backups?.close('the agent is shutting down', grace) ?? Promise.resolve('none' as const);
       await this.heartbeat.stop();
+      const backup = await backupStopped;
+      if (backup === 'aborted') this.log.info('running backup aborted and reported FAILED');
+      if (backup === 'still-running') this.log.warn('running backup did not wind down within shutdown_grace_seconds');
       await this.node?.close();
-      await this.rpc.stop(this.config.agent.shutdownGraceMs);
+      await this.rpc.stop(Math.max(0, grace - (Date.now() - started)));
       await this.http?.close();
       this.log.info('agent stopped');
     })();

@@ -187,7 +187,8 @@ export class VolumeError extends AgentError {
 }
 
 /** What went wrong in a backup or restore; part of the error code (`K2H_ERR_BACKUP_<KIND>`). */
-export type BackupErrorKind = 'SWIFT' | 'CHECKSUM' | 'ARCHIVE' | 'CRYPTO' | 'NOT_FOUND';
+/** ABORTED: stopped from outside (agent shutdown); REFUSED: not started (prepare running, another backup, stopping). */
+export type BackupErrorKind = 'SWIFT' | 'CHECKSUM' | 'ARCHIVE' | 'CRYPTO' | 'NOT_FOUND' | 'ABORTED' | 'REFUSED';
 
 /** A backup or restore failed: Swift answered badly, a checksum differed, an archive was unreadable. */
 export class BackupError extends AgentError {
@@ -195,7 +196,8 @@ export class BackupError extends AgentError {
   /** HTTP status from Swift when there was one. */
   readonly status: number | undefined;
   constructor(kind: BackupErrorKind, message: string, options: { cause?: unknown; status?: number } = {}) {
-    super(`K2H_ERR_BACKUP_${kind}`, message, { cause: options.cause });
+    // A refusal is an answer to the request (logged as a warning), not an agent fault.
+    super(`K2H_ERR_BACKUP_${kind}`, message, { cause: options.cause, expected: kind === 'REFUSED' });
     this.kind = kind;
     this.status = options.status;
   }

@@ -44,7 +44,12 @@ export interface CreateBackupOptions {
    * Writes the k2hash archive file(s) into the given empty directory, e.g. by running
    * `k2hlinetool -f <K2HFILE> -run` with `ar put <dir>/trovebackup.k2har` and `quit`.
    */
-  produceArchive: (dir: string) => Promise<void>;
+  produceArchive: (dir: string, signal?: AbortSignal) => Promise<void>;
+  /**
+   * Aborts the backup (agent shutdown): the archive tool is killed, the upload stopped, what
+   * reached Swift removed and FAILED reported, as on any other failure.
+   */
+  signal?: AbortSignal;
   /** GB used on the data volume, reported as `size` (what Trove's own guest reports). */
   sizeGb: number;
   encryptionKey?: string;
@@ -68,13 +73,16 @@ export async function createBackup(opts: CreateBackupOptions): Promise<UploadRes
   const base = { backup_id: info.id, size: opts.sizeGb, backup_type: backupType };
   await opts.onStatus({ ...base, state: 'BUILDING' });
   let staging: string | undefined;
+  const signal = opts.signal;
   try {
+    signal?.throwIfAborted();
     if (info.parent || backupType === 'incremental') {
       throw new NotSupportedError('incremental backup');
     }
     await mkdir(opts.stagingRoot, { recursive: true, mode: 0o700 });
     staging = await mkdtemp(join(opts.stagingRoot, `backup-${safeName(info.id)}-`));
-    await opts.produceArchive(staging);
+    await opts.produceArchive(staging, signal);
+    signal?.throwIfAborted();
     const swift = new SwiftClient({ storageUrl: opts.storageUrl, token: opts.token });
     const container = info.swift_container || opts.defaultContainer || 'database_backups';
     const metadata: Record<string, string> = {};
@@ -107,10 +115,13 @@ export async function createBackup(opts: CreateBackupOptions): Promise<UploadRes
       ...(opts.progressIntervalMs !== undefined ? { progressIntervalMs: opts.progressIntervalMs } : {}),
       ...(opts.cleanupDelaysMs ? { cleanupDelaysMs: opts.cleanupDelaysMs } : {}),
       ...(opts.onCleanupRetry ? { onCleanupRetry: opts.onCleanupRetry } : {}),
+      ...(signal ? { signal } : {}),
     });
     await opts.onStatus({ ...base, state: 'COMPLETED', checksum: result.checksum, location: result.location, success: true });
     return result;
-  } catch (err) {
+  } catch (caught) {
+    // Whatever step noticed an abort, its reason is the failure to report.
+    const err: unknown = signal?.aborted ? signal.reason : caught;
     // The backup error is what the caller must see; a failing status report must not hide it.
     await Promise.resolve()
       .then(() => opts.onStatus({ ...base, state: 'FAILED', success: false }))

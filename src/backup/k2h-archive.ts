@@ -25,8 +25,8 @@ export interface K2hArchiveOptions {
  * safe; without `quit` the real tool spins forever). Fails when the tool reports `[ERR]` or
  * leaves no archive.
  */
-export function k2hArchiveProducer(opts: K2hArchiveOptions): (dir: string) => Promise<void> {
-  return async (dir: string): Promise<void> => {
+export function k2hArchiveProducer(opts: K2hArchiveOptions): (dir: string, signal?: AbortSignal) => Promise<void> {
+  return async (dir: string, signal?: AbortSignal): Promise<void> => {
     const archive = join(dir, opts.archiveName ?? DEFAULT_ARCHIVE_NAME);
     const scratch = await mkdtemp(join(opts.scratchDir, 'k2har-cmd-'));
     try {
@@ -34,6 +34,7 @@ export function k2hArchiveProducer(opts: K2hArchiveOptions): (dir: string) => Pr
       await writeFile(cmdFile, `ar put ${archive}\nquit\n`, { mode: 0o600 });
       const res = await opts.runner.run(opts.k2hlinetool, ['-f', opts.k2hfile, '-ro', '-run', cmdFile], {
         timeoutMs: opts.timeoutMs ?? 30 * 60_000,
+        ...(signal ? { signal } : {}),
       });
       const errLine = `${res.stdout}\n${res.stderr}`.split('\n').find((l) => l.includes('[ERR]'));
       if (errLine) throw new BackupError('ARCHIVE', `k2hlinetool could not archive ${opts.k2hfile}: ${errLine.trim()}`);

@@ -33,6 +33,8 @@ export interface UploadOptions {
   cleanupDelaysMs?: readonly number[];
   /** Told before each cleanup retry which objects are still there (for logs). */
   onCleanupRetry?: (left: readonly string[], attempt: number) => void;
+  /** Stops the upload (agent shutdown); what was uploaded is removed as on any failure. */
+  signal?: AbortSignal;
 }
 
 export interface UploadResult {
@@ -70,7 +72,8 @@ export async function uploadBackupStream(source: Readable, opts: UploadOptions):
     await swift.putContainer(container);
     const stages: NodeJS.ReadWriteStream[] = [createGzip()];
     if (opts.encryptionKey) stages.push(createEncryptStream(opts.encryptionKey));
-    await pipeline([source, ...stages, writer]);
+    await pipeline([source, ...stages, writer], opts.signal ? { signal: opts.signal } : {});
+    opts.signal?.throwIfAborted();
     const segs = writer.segments;
     const headers = metadataHeaders(opts.metadata ?? {});
     const checksum = troveChecksum(segs.map((s) => s.md5));
@@ -89,7 +92,9 @@ export async function uploadBackupStream(source: Readable, opts: UploadOptions):
     const bytes = segs.reduce((n, s) => n + s.size_bytes, 0);
     report(bytes, true);
     return { checksum, location: swift.objectUrl(container, objectName), bytes, segments: segs.length };
-  } catch (err) {
+  } catch (caught) {
+    // pipeline() rejects with a generic AbortError; the abort's own reason says why.
+    const err: unknown = opts.signal?.aborted ? opts.signal.reason : caught;
     source.destroy();
     writer.destroy();
     const left = await removeUploaded(swift, container, [objectName, ...writer.started], opts.cleanupDelaysMs ?? DEFAULT_CLEANUP_DELAYS, opts.onCleanupRetry);

@@ -3,6 +3,8 @@ import { createBackup, k2hArchiveProducer, readDataFile, swiftStorageUrl, type B
 import type { ConductorApi } from '../conductor/api';
 import type { BackupConfig } from '../config/types';
 import { BackupError } from '../errors';
+import { BackupSlot } from './backup-slot';
+import type { PrepareGuard } from './prepare-guard';
 import type { Logger } from '../log';
 import type { CallContext, MethodEntry } from '../rpc/types';
 import type { CommandRunner } from '../system/command';
@@ -18,6 +20,10 @@ export interface BackupMethodsDeps {
   readonly mountPoint: string;
   readonly runner: CommandRunner;
   readonly log: Logger;
+  /** The node's one backup; the agent keeps it to abort a running backup at shutdown. Default: a private one. */
+  readonly slot?: BackupSlot;
+  /** A create_backup during prepare is refused (and its row set FAILED); absent = no check. */
+  readonly prepareGuard?: Pick<PrepareGuard, 'refuseDuringPrepare'>;
 }
 
 /**
@@ -69,34 +75,46 @@ export function stagingRoot(mountPoint: string): string {
 /**
  * create_backup (a cast): BUILDING, the node's k2hash archive, the stream to the user's Swift,
  * then COMPLETED or FAILED through the conductor. The dispatcher runs handlers concurrently, so
- * every other call is answered while this runs; one backup at a time per node.
+ * every other call is answered while this runs; one backup at a time per node. A cast gets no
+ * reply, so a backup refused before it starts (prepare running, another backup, agent stopping)
+ * is reported FAILED too: otherwise its row would stay NEW for ever.
  */
 export function backupMethods(deps: BackupMethodsDeps): MethodEntry[] {
-  let running: string | null = null;
+  const slot = deps.slot ?? new BackupSlot();
   const entry: MethodEntry = {
     name: 'create_backup',
     schema: createBackupSchema,
     validate: precompiledValidator(createBackupSchema),
     handler: async (args, call) => {
       const info = (args as unknown as CreateBackupArgs).backup_info;
-      if (running !== null) {
-        const reason = `backup ${running} is still running on this node; backup ${info.id} was not started`;
+      // Checked and claimed without an await in between: two casts cannot both start.
+      const reason = refusalReason(deps, slot, info.id);
+      if (reason === null) {
+        await slot.run(info.id, call.signal, (signal) => runBackup(deps, info, call, signal));
+        return null;
+      }
+      // The same id again (a redelivery) must not fail the backup that is running under it.
+      if (slot.running !== info.id) {
+        call.log.warn({ backupId: info.id, reason }, 'create_backup refused; reporting the backup FAILED');
         await report(deps, call, { backup_id: info.id, state: 'FAILED', size: 0, backup_type: info.backup_type ?? 'full', success: false });
-        throw new BackupError('ARCHIVE', reason);
       }
-      running = info.id;
-      try {
-        await runBackup(deps, info, call);
-      } finally {
-        running = null;
-      }
-      return null;
+      throw new BackupError('REFUSED', reason);
     },
   };
   return [entry];
 }
 
-async function runBackup(deps: BackupMethodsDeps, raw: CreateBackupArgs['backup_info'], call: CallContext): Promise<void> {
+/** Why this create_backup must not start now, or null. */
+function refusalReason(deps: BackupMethodsDeps, slot: BackupSlot, id: string): string | null {
+  try {
+    deps.prepareGuard?.refuseDuringPrepare('create_backup');
+  } catch (err) {
+    return `backup ${id} was not started: ${(err as Error).message}`;
+  }
+  return slot.refusal(id);
+}
+
+async function runBackup(deps: BackupMethodsDeps, raw: CreateBackupArgs['backup_info'], call: CallContext, signal: AbortSignal): Promise<void> {
   const { config } = deps;
   const log = call.log.child({ backupId: raw.id });
   const info: BackupInfo = {
@@ -133,10 +151,10 @@ async function runBackup(deps: BackupMethodsDeps, raw: CreateBackupArgs['backup_
       token,
       defaultContainer: config.defaultContainer,
       stagingRoot: stagingRoot(deps.mountPoint),
-      produceArchive: async (dir) => {
+      produceArchive: async (dir, archiveSignal) => {
         if (setupError !== null) throw setupError;
         const dataFile = await readDataFile(deps.iniPath);
-        await k2hArchiveProducer({ runner: deps.runner, k2hlinetool: config.k2hlinetoolPath, k2hfile: dataFile.path, scratchDir: stagingRoot(deps.mountPoint) })(dir);
+        await k2hArchiveProducer({ runner: deps.runner, k2hlinetool: config.k2hlinetoolPath, k2hfile: dataFile.path, scratchDir: stagingRoot(deps.mountPoint) })(dir, archiveSignal);
         log.info('k2hash archive written; streaming to Swift');
       },
       sizeGb,
@@ -146,6 +164,7 @@ async function runBackup(deps: BackupMethodsDeps, raw: CreateBackupArgs['backup_
       onProgress: (p) => log.info({ bytes: p.bytes, percent: p.percent, bytesPerSecond: Math.round(p.bytesPerSecond) }, 'backup progress'),
       onCleanupRetry: (left, attempt) => log.warn({ left, attempt }, 'removing partial backup segments; Swift not answering yet'),
       onStatus: (update) => report(deps, call, update),
+      signal,
     });
     log.info({ checksum: result.checksum, location: result.location, bytes: result.bytes, segments: result.segments, seconds: (Date.now() - started) / 1000 }, 'backup completed');
   } catch (err) {

@@ -99,7 +99,8 @@ export function buildGuestMethods(deps: GuestMethodsDeps): MethodTable {
     entry('rebuild', rebuildSchema, () => Promise.reject(new NotSupportedError('rebuild'))),
     ...(deps.node === undefined ? [] : nodeMethods(deps.node)),
     ...(deps.volume === undefined ? [] : guarded(volumeMethods(deps.volume))),
-    ...(deps.backup === undefined ? [] : guarded(backupMethods(deps.backup))),
+    // Guarded inside: a refused create_backup (a cast) must still set its backup row FAILED.
+    ...(deps.backup === undefined ? [] : backupMethods(guard === undefined ? deps.backup : { ...deps.backup, prepareGuard: guard })),
   ];
 }
 

@@ -75,8 +75,9 @@ export class PrepareGuard {
 }
 
 /**
- * The same methods, each refused while a prepare runs (volume, configuration and backup
- * methods: each touches the disk, the INI or the processes prepare is setting up).
+ * The same methods, each refused while a prepare runs (volume and configuration methods: each
+ * touches the disk, the INI or the processes prepare is setting up). create_backup checks the
+ * guard itself (backup-methods.ts): a refused cast must still set its backup row FAILED.
  */
 export function refusedDuringPrepare(guard: Pick<PrepareGuard, 'refuseDuringPrepare'>, entries: readonly MethodEntry[]): MethodEntry[] {
   return entries.map((e) => ({

@@ -13,6 +13,8 @@ export interface CommandOptions {
   readonly timeoutMs?: number;
   /** Exit codes that are not failures (e.g. blkid's 2 = "nothing found"); default [0]. */
   readonly okExitCodes?: readonly number[];
+  /** Kills the command (SIGKILL) when it fires, e.g. a backup aborted at agent shutdown. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -47,22 +49,32 @@ export function createCommandRunner(options: { env?: NodeJS.ProcessEnv; defaultT
           timedOut = true;
           child.kill('SIGKILL');
         }, timeoutMs);
+        const signal = runOptions.signal;
+        const onAbort = (): void => void child.kill('SIGKILL');
+        if (signal?.aborted) onAbort();
+        else signal?.addEventListener('abort', onAbort, { once: true });
+        const done = (): void => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        };
         const fail = (message: string, exitCode: number | null, cause?: unknown): void => {
           const details = { command, args: argv, exitCode, stderr: err.text(), timedOut };
           reject(new CommandError(message, details, cause === undefined ? {} : { cause }));
         };
         child.once('error', (cause) => {
-          clearTimeout(timer);
+          done();
           fail(`Could not run ${command}: ${cause.message}`, null, cause);
         });
-        child.once('close', (code, signal) => {
-          clearTimeout(timer);
+        child.once('close', (code, killedBy) => {
+          done();
           if (child.pid === undefined) return; // spawn failed: the 'error' handler has rejected already
           const stderr = err.text().trim();
-          if (timedOut) {
+          if (signal?.aborted) {
+            fail(`${describe(command, argv)} was stopped: ${signal.reason instanceof Error ? signal.reason.message : 'aborted'}`, null, signal.reason);
+          } else if (timedOut) {
             fail(`${describe(command, argv)} timed out after ${timeoutMs} ms`, null);
           } else if (code === null) {
-            fail(`${describe(command, argv)} was killed by ${signal ?? 'a signal'}`, null);
+            fail(`${describe(command, argv)} was killed by ${killedBy ?? 'a signal'}`, null);
           } else if (!okExitCodes.includes(code)) {
             fail(`${describe(command, argv)} exited with status ${code}${stderr ? `: ${lastLines(stderr)}` : ''}`, code);
           } else {

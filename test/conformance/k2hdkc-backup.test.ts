@@ -12,6 +12,7 @@ import { useConformanceEnv, type Guest } from './helpers/env';
 import { agentOutput, chmpxPorts, faultRows, k2hdkcNodeOptions, killDaemons, prepareKwargs, provisionCluster, statusRowBecomes } from './helpers/k2hdkc-node';
 import { waitFor } from './helpers/poll';
 import { waitForConsumer } from './helpers/rabbit';
+import { SlowProxy } from './helpers/slow-proxy';
 import type { BackupRow } from './helpers/trove-harness';
 
 // Issue 4 acceptance 1, 2 and the agent-level part of 3: create_backup through Trove's own client
@@ -41,9 +42,10 @@ describe('K2HDKC backup and restore through Trove\'s client, the real conductor 
   let source: Node;
   let completed: BackupRow;
   let savedArchive: Buffer;
+  let slowSwift: SlowProxy | undefined;
 
   /** A node whose K2HR3 resource is a plain INI (served as is) naming its own K2HFILE. */
-  async function startNode(index: number, options: { prefill?: string } = {}): Promise<Node> {
+  async function startNode(index: number, options: { prefill?: string; swiftUrl?: string } = {}): Promise<Node> {
     const address = `127.0.0.${51 + index}`;
     const ports = chmpxPorts(BASE_PORT + index * 3);
     const id = randomUUID();
@@ -66,7 +68,8 @@ describe('K2HDKC backup and restore through Trove\'s client, the real conductor 
       ),
     });
     // Controller-wide [DEFAULT] options (trove-guestagent.conf in production); the second file merges.
-    appendFileSync(guest.files.guestInfoConf, `swift_url=${swift.url.slice(0, -PROJECT.length)}\nbackup_segment_max_size=${SEGMENT}\n`);
+    const swiftUrl = options.swiftUrl ?? swift.url.slice(0, -PROJECT.length);
+    appendFileSync(guest.files.guestInfoConf, `swift_url=${swiftUrl}\nbackup_segment_max_size=${SEGMENT}\n`);
     if (options.prefill !== undefined) {
       await runCommand('mkdir', ['-p', path.dirname(k2hfile)]);
       writeFileSync(k2hfile, options.prefill);
@@ -113,6 +116,7 @@ describe('K2HDKC backup and restore through Trove\'s client, the real conductor 
     await fillStandin(source.k2hfile, entries);
   });
   afterAll(async () => {
+    await slowSwift?.stop();
     for (const node of nodes) {
       await node.agent.stop();
       killDaemons(path.join(node.dir, 'run'));
@@ -207,5 +211,53 @@ describe('K2HDKC backup and restore through Trove\'s client, the real conductor 
     // The earlier backup is still intact.
     const head = await axios.head(completed.location!, { headers: { 'X-Auth-Token': swift.token }, validateStatus: () => true });
     expect(String(head.headers['etag']).replace(/"/g, '')).toBe(completed.checksum);
+  });
+
+  describe('refused and aborted backups end FAILED (the row never stays NEW or BUILDING)', () => {
+    let node: Node;
+
+    it('create_backup while a prepare runs: refused, the row goes FAILED with the reason logged', async () => {
+      const target = new URL(swift.url);
+      slowSwift = new SlowProxy({ host: target.hostname, port: Number(target.port) });
+      const port = await slowSwift.start();
+      node = await startNode(3, { swiftUrl: `http://127.0.0.1:${port}${target.pathname.slice(0, -PROJECT.length)}` });
+      // A slow K2HR3: the prepare sits in its resource read while create_backup arrives.
+      double.inject({ method: 'GET', path: new RegExp(`^/v1/resource/.*:bk3-${process.pid}/server$`) }, { delayMs: 5000 }, 1);
+      expect(await prepare(node, null)).toMatchObject({ ok: true });
+      await node.agent.waitForLog('prepare started', (l) => l['msg'] === 'prepare started');
+      const info = await env.harness.addBackup(node.guest.id, PROJECT);
+      expect(await createBackup(node, info)).toMatchObject({ ok: true });
+      expect((await backupRow(info.id, ['FAILED', 'COMPLETED'])).state).toBe('FAILED');
+      await node.agent.waitForLog('the refusal', (l) => l['msg'] === 'create_backup refused; reporting the backup FAILED' && /a prepare is in progress/.test(String(l['reason'])));
+      await statusOf(node, 'healthy');
+    });
+
+    it('a second backup while one runs goes FAILED; SIGTERM aborts the running one: FAILED, no segment left, exit 0', async () => {
+      expect(node).toBeDefined();
+      const entries: Record<string, string> = {};
+      for (let i = 0; i < 48; i++) entries[`key-${i}`] = randomBytes(64 * 1024).toString('base64');
+      await fillStandin(node.k2hfile, entries);
+      // About 3 MiB to upload at 256 KiB/s: the backup is still running while we act on it.
+      slowSwift!.rate = 256 * 1024;
+      const running = await env.harness.addBackup(node.guest.id, PROJECT);
+      expect(await createBackup(node, running)).toMatchObject({ ok: true });
+      await backupRow(running.id, ['BUILDING']);
+
+      const second = await env.harness.addBackup(node.guest.id, PROJECT);
+      expect(await createBackup(node, second)).toMatchObject({ ok: true });
+      expect((await backupRow(second.id, ['FAILED', 'COMPLETED'])).state).toBe('FAILED');
+      await node.agent.waitForLog('the second backup refused', (l) => String(l['reason']).includes(`backup ${running.id} is still running on this node`));
+
+      // A segment is in Swift, the rest still on its way: stop the agent now.
+      await waitFor('a first segment in Swift', async () =>
+        (await listObjects(swift, 'database_backups')).includes(`${running.id}_00000000`) || undefined);
+      expect((await env.harness.backup(running.id))?.state).toBe('BUILDING');
+      // shutdown_grace_seconds = 5: killed with SIGKILL (no exit code) if it took longer than 8 s.
+      expect(await node.agent.stop(8000)).toBe(0);
+      expect((await backupRow(running.id, ['FAILED', 'COMPLETED'])).state).toBe('FAILED');
+      expect((await listObjects(swift, 'database_backups')).filter((n) => n.startsWith(running.id))).toEqual([]);
+      expect(node.agent.lines.some((l) => l['msg'] === 'backup failed' && JSON.stringify(l).includes('aborted: the agent is shutting down'))).toBe(true);
+      expect(node.agent.lines.some((l) => l['msg'] === 'running backup aborted and reported FAILED')).toBe(true);
+    });
   });
 });

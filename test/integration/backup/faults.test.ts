@@ -79,6 +79,31 @@ describe('backup faults and restore refusals against a real Swift', () => {
     expect((await listObjects(swift, 'faults_proxy')).filter((n) => n.startsWith(id))).toEqual([]);
   });
 
+  it('an abort mid-upload (agent shutdown) stops it and removes the segments already in Swift', async () => {
+    const id = randomUUID();
+    const controller = new AbortController();
+    let reached!: () => void;
+    const atGate = new Promise<void>((r) => { reached = r; });
+    let open!: () => void;
+    const gate = new Promise<void>((r) => { open = r; });
+    const upload = uploadBackupStream(gatedSource(4 * MiB, 2 * MiB + 100 * 1024, reached, gate), {
+      swift: new SwiftClient({ storageUrl: swift.url, token: swift.token, timeoutMs: 10_000 }),
+      container: 'faults_abort',
+      objectName: `${id}.tar.gz`,
+      segmentSize: MiB,
+      signal: controller.signal,
+    }).catch((e: unknown) => e);
+    await atGate;
+    // Random bytes do not compress: at least the first full segment is stored by now.
+    expect((await listObjects(swift, 'faults_abort')).filter((n) => n.startsWith(id))).toContain(`${id}_00000000`);
+    controller.abort(new BackupError('ABORTED', `backup ${id} aborted: the agent is shutting down`));
+    open();
+    const err = await upload;
+    expect(err).toBeInstanceOf(BackupError);
+    expect((err as BackupError).message).toBe(`backup ${id} aborted: the agent is shutting down`);
+    expect((await listObjects(swift, 'faults_abort')).filter((n) => n.startsWith(id))).toEqual([]);
+  });
+
   /** A finished backup made by createBackup, for the refusal tests. */
   async function finishedBackup() {
     const id = randomUUID();

@@ -30,6 +30,15 @@ describe('createCommandRunner', () => {
     expect(err).toMatchObject({ timedOut: true, exitCode: null, message: /timed out after 100 ms/ });
   });
 
+  it('kills a command when its abort signal fires, naming the reason', async () => {
+    const controller = new AbortController();
+    const run = runner.run('sleep', ['30'], { signal: controller.signal }).catch((e: unknown) => e);
+    controller.abort(new Error('the agent is shutting down'));
+    const err = await run;
+    expect(err).toBeInstanceOf(CommandError);
+    expect(err).toMatchObject({ timedOut: false, exitCode: null, message: 'sleep 30 was stopped: the agent is shutting down' });
+  });
+
   it('runs in the C locale so tool output parses the same everywhere', async () => {
     expect((await runner.run('sh', ['-c', 'echo $LC_ALL'])).stdout).toBe('C\n');
   });
