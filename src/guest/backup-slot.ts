@@ -1,4 +1,5 @@
 import { BackupError } from '../errors';
+import { settledWithin } from './settled-within';
 
 interface RunningBackup {
   readonly id: string;
@@ -56,12 +57,6 @@ export class BackupSlot {
     const running = this.current;
     if (running === null) return 'none';
     running.controller.abort(new BackupError('ABORTED', `backup ${running.id} aborted: ${reason}`));
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'still-running'>((resolve) => (timer = setTimeout(() => resolve('still-running'), waitMs)));
-    try {
-      return await Promise.race([running.settled.then(() => 'aborted' as const), timedOut]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return settledWithin(running.settled, waitMs);
   }
 }

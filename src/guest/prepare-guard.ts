@@ -1,5 +1,6 @@
 import { GuestStateError } from '../errors';
 import type { MethodEntry } from '../rpc/types';
+import { settledWithin } from './settled-within';
 
 /** The prepare running now, and who aborted it (if anyone). */
 interface RunningPrepare {
@@ -64,13 +65,7 @@ export class PrepareGuard {
     if (running === null) return 'none';
     running.abortedBy ??= operation;
     running.controller.abort(new GuestStateError(`prepare aborted by ${operation}`));
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'still-running'>((resolve) => (timer = setTimeout(() => resolve('still-running'), waitMs)));
-    try {
-      return await Promise.race([running.settled.then(() => 'aborted' as const), timedOut]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return settledWithin(running.settled, waitMs);
   }
 }
 
