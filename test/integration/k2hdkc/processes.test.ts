@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ProcessSupervisor } from '../../../src/k2hdkc/processes/supervisor';
 import type { ProcessEvent } from '../../../src/k2hdkc/processes/types';
 import {
-  FAKE_DAEMON, fakeWaitReady, isAlive, readEvents, sinkLogger, started, waitFor,
+  fakeDaemon, fakeWaitReady, isAlive, readEvents, sinkLogger, started, waitFor,
 } from '../../unit/k2hdkc/processes/helpers';
 import { rawCtlport } from '../../helpers/raw-ctlport';
 
@@ -37,10 +37,6 @@ describe('ProcessSupervisor with fake daemons', () => {
     const dir = mkdtempSync(join(tmpdir(), 'k2h-proc-int-'));
     const events = join(dir, 'events.jsonl');
     const runDir = join(dir, 'run');
-    const daemon = (name: string, args: string[]) => ({
-      command: process.execPath,
-      args: [FAKE_DAEMON, '--name', name, '--events', events, ...args],
-    });
     const { log } = sinkLogger();
     const supervisor = new ProcessSupervisor({
       iniPath: join(dir, 'k2hdkc.ini'),
@@ -48,8 +44,8 @@ describe('ProcessSupervisor with fake daemons', () => {
       logDir: join(dir, 'log'),
       waitReady: fakeWaitReady(runDir, events),
       log,
-      chmpx: daemon('chmpx', ['--listen', '0', '--ignore-term']),
-      k2hdkc: daemon('k2hdkc', []),
+      chmpx: fakeDaemon('chmpx', events, ['--listen', '0', '--ignore-term']),
+      k2hdkc: fakeDaemon('k2hdkc', events, []),
       restart: { initialDelayMs: 20, maxDelayMs: 100 },
       mqueue: false,
     });

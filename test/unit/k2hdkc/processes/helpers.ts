@@ -56,6 +56,11 @@ export function ask(port: number): Promise<string> {
  * A waitReady for the fake daemon: find the live chmpx (its pid file), wait for its "listening"
  * event, then check the port really answers, until the signal aborts.
  */
+/** A stand-in daemon for the supervisor: fake-daemon.mjs named `name`, recording to `events`. */
+export function fakeDaemon(name: string, events: string, args: readonly string[]): { command: string; args: string[] } {
+  return { command: process.execPath, args: [FAKE_DAEMON, '--name', name, '--events', events, ...args] };
+}
+
 export function fakeWaitReady(runDir: string, events: string) {
   return async (signal: AbortSignal): Promise<void> => {
     while (!signal.aborted) {

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ProcessError } from '../../../../src/errors';
 import { ProcessSupervisor, type SupervisorOptions } from '../../../../src/k2hdkc/processes/supervisor';
 import type { ProcessEvent } from '../../../../src/k2hdkc/processes/types';
-import { FAKE_DAEMON, fakeWaitReady, isAlive, readEvents, sinkLogger, started, waitFor } from './helpers';
+import { FAKE_DAEMON, fakeDaemon, fakeWaitReady, isAlive, readEvents, sinkLogger, started, waitFor } from './helpers';
 
 const running: ProcessSupervisor[] = [];
 afterEach(async () => {
@@ -20,18 +20,14 @@ function setup(extra: { chmpxArgs?: string[]; k2hdkcArgs?: string[]; options?: P
   const msgMax = join(dir, 'msg_max');
   writeFileSync(msgMax, '10\n');
   const { log, lines } = sinkLogger();
-  const daemon = (name: string, args: string[]) => ({
-    command: process.execPath,
-    args: [FAKE_DAEMON, '--name', name, '--events', events, ...args],
-  });
   const supervisor = new ProcessSupervisor({
     iniPath: join(dir, 'k2hdkc.ini'),
     runDir,
     logDir: join(dir, 'log'),
     waitReady: fakeWaitReady(runDir, events),
     log,
-    chmpx: daemon('chmpx', extra.chmpxArgs ?? ['--listen', '0', '--ignore-term']),
-    k2hdkc: daemon('k2hdkc', extra.k2hdkcArgs ?? []),
+    chmpx: fakeDaemon('chmpx', events, extra.chmpxArgs ?? ['--listen', '0', '--ignore-term']),
+    k2hdkc: fakeDaemon('k2hdkc', events, extra.k2hdkcArgs ?? []),
     restart: { initialDelayMs: 10, maxDelayMs: 50, factor: 2, maxCrashes: 3, windowMs: 60_000 },
     mqueue: { path: msgMax },
     ...extra.options,
