@@ -46,9 +46,9 @@ for pkg in "${PACKAGES[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]}"
-  as_root apt-get update
+  as_root apt-get -o DPkg::Lock::Timeout=900 update
   # noninteractive: trove-common's debconf questions (database setup) take their defaults.
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q "${missing[@]}"
 fi
 
 if ! amqp_answers; then
