@@ -2,14 +2,10 @@ import type { AgentConfig } from './config/types';
 import type { Logger } from './log';
 import { ConductorApi } from './conductor/api';
 import { HeartbeatLoop } from './conductor/heartbeat';
-import { GuestLogs, k2hdkcLogSources } from './guest/config-methods-logs';
-import { join } from 'node:path';
-import { buildDatastore } from './guest/build-datastore';
-import { BackupSlot } from './guest/backup-slot';
-import { K2hdkcDatastore } from './guest/k2hdkc-datastore';
-import { buildGuestMethods } from './guest/methods';
-import { createCommandRunner } from './system/command';
-import { PrepareController } from './guest/prepare';
+import type { DatastoreContribution } from './datastores/contribution';
+import { DATASTORES } from './datastores';
+import { buildGuestMethods } from './guest/methods/table';
+import { PrepareController } from './guest/prepare/controller';
 import type { HttpServer, HttpServerOptions } from './http/server';
 import { Metrics } from './http/metrics';
 import { SecureSerializer } from './rpc/secure';
@@ -18,10 +14,11 @@ import type { Caster } from './rpc/types';
 
 /**
  * The one place that builds and wires the modules. Start order: HTTP (so /healthz answers while
- * connecting), prepare state from the markers, the node brought back (k2hdkc/stopped-state.ts),
- * RPC consume, then heartbeats if already prepared.
- * Stop is the reverse: a running backup aborted, heartbeats, RPC (stop consuming, finish
- * in-flight calls), HTTP; all within shutdown_grace_seconds.
+ * connecting), prepare state from the markers, the datastore brought back (its resume), RPC
+ * consume, then heartbeats if already prepared.
+ * Stop is the reverse: the datastore's long work aborted (a running backup), heartbeats, the
+ * datastore closed, RPC (stop consuming, finish in-flight calls), HTTP; all within
+ * shutdown_grace_seconds. What differs between datastores is in src/datastores/, one file each.
  */
 export class Agent {
   private readonly log: Logger;
@@ -29,10 +26,8 @@ export class Agent {
   private readonly heartbeat: HeartbeatLoop;
   private readonly prepare: PrepareController;
   private readonly rpc: RpcServer;
-  /** The K2HDKC node, when [k2hdkc] datastore = k2hdkc (live reconfiguration starts/stops with the agent). */
-  private readonly node: K2hdkcDatastore | null;
-  /** The node's running backup, aborted first at stop (K2HDKC nodes only). */
-  private readonly backups: BackupSlot | null;
+  /** What [k2hdkc] datastore wires in: the Datastore, its methods, its work at start and stop (src/datastores/). */
+  private readonly datastore: DatastoreContribution;
   /** Options of the health endpoint, or null when http_port = 0 disables it. */
   private readonly httpOptions: HttpServerOptions | null;
   private http: HttpServer | null = null;
@@ -53,9 +48,9 @@ export class Agent {
       log: log.child({ component: 'conductor' }),
       onHeartbeat: (ok) => this.metrics.onHeartbeat(ok),
     });
-    const { datastore, volume, configuration } = buildDatastore(config, log);
-    this.node = datastore instanceof K2hdkcDatastore ? datastore : null;
-    this.backups = this.node === null ? null : new BackupSlot();
+    const contribution = DATASTORES[config.k2hdkc.datastore]({ config, conductor, beatNow: () => this.heartbeat.tickFresh(), log });
+    const { datastore } = contribution;
+    this.datastore = contribution;
     this.heartbeat = new HeartbeatLoop({
       sender: conductor,
       statusProvider: () => datastore.status(),
@@ -81,40 +76,7 @@ export class Agent {
         // Logs go to stdout (the journal on a VM); there is no file for guest_log_list to publish.
         guestLogFile: null,
         prepare: this.prepare,
-        ...(datastore instanceof K2hdkcDatastore
-          ? {
-              node: { operations: datastore, beatNow: () => this.heartbeat.tickFresh() },
-              prepareGuard: datastore.guard,
-              volume: { volume, devicePath: agent.devicePath, mountPoint: agent.mountPoint },
-              ...(configuration === undefined
-                ? {}
-                : {
-                    configuration: {
-                      configuration,
-                      stateDir: agent.stateDir,
-                      beatNow: () => this.heartbeat.tickFresh(),
-                      whileRestarting: (run) => datastore.whileRestarting(run),
-                    },
-                  }),
-              guestLogs: new GuestLogs({
-                sources: k2hdkcLogSources(null, config.k2hdkc.daemonLogDir),
-                guestId: guest.guestId,
-                datastoreManager: guest.datastoreManager,
-                statePath: join(agent.stateDir, 'guest-logs.json'),
-                swift: { swiftUrl: config.backup.swiftUrl, serviceType: config.backup.swiftServiceType, endpointType: config.backup.swiftEndpointType, region: config.backup.regionName },
-                log: log.child({ component: 'guest-logs' }),
-              }),
-              backup: {
-                conductor,
-                config: config.backup,
-                iniPath: config.k2hdkc.iniPath,
-                mountPoint: agent.mountPoint,
-                runner: createCommandRunner(),
-                log: log.child({ component: 'backup' }),
-                ...(this.backups === null ? {} : { slot: this.backups }),
-              },
-            }
-          : {}),
+        ...contribution.methods,
         log: log.child({ component: 'guest' }),
       }),
       log: log.child({ component: 'rpc' }),
@@ -162,7 +124,7 @@ export class Agent {
     const state = await this.prepare.restore();
     // Follows K2HR3 again, or brings back a node a reboot (or a plain stop_db) left down; the
     // start itself runs on while RPC is served, and a fresh heartbeat reports it healthy.
-    if (state === 'prepared') await this.node?.resume(() => this.heartbeat.tickFresh());
+    if (state === 'prepared') await this.datastore.resume?.(() => this.heartbeat.tickFresh());
     await this.rpc.start();
     if (await this.heartbeat.startIfPrepared()) this.log.info('already prepared: heartbeats resumed');
     this.log.info({ prepareState: state }, 'agent started');
@@ -174,14 +136,12 @@ export class Agent {
       this.log.info('agent stopping');
       const grace = this.config.agent.shutdownGraceMs;
       const started = Date.now();
-      // Aborted at once (a backup outlasts any grace), and waited for before RPC stops: its
-      // segment cleanup and FAILED cast need the broker connection rpc.stop() closes.
-      const backupStopped = this.backups?.close('the agent is shutting down', grace) ?? Promise.resolve('none' as const);
+      // Long work (a backup) is aborted at once and waited for before RPC stops: its cleanup
+      // and reports need the broker connection rpc.stop() closes.
+      const aborted = this.datastore.abort?.(grace);
       await this.heartbeat.stop();
-      const backup = await backupStopped;
-      if (backup === 'aborted') this.log.info('running backup aborted and reported FAILED');
-      if (backup === 'still-running') this.log.warn('running backup did not wind down within shutdown_grace_seconds');
-      await this.node?.close();
+      await aborted;
+      await this.datastore.close?.();
       await this.rpc.stop(Math.max(0, grace - (Date.now() - started)));
       await this.http?.close();
       this.log.info('agent stopped');

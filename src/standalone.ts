@@ -3,8 +3,7 @@ import type { ConfigDefaults } from './config/load';
 import type { AgentConfig } from './config/types';
 import { ConfigError } from './errors';
 import type { Logger } from './log';
-import { buildDatastore } from './guest/build-datastore';
-import { K2hdkcDatastore } from './guest/k2hdkc-datastore';
+import { buildK2hdkcNode } from './datastores/k2hdkc';
 
 /**
  * The agent on a plain VM without Trove (issue 3 item 7), typically a slave (client) node that
@@ -43,8 +42,8 @@ export function checkStandaloneConfig(config: AgentConfig): void {
 /** Runs the standalone node until SIGTERM/SIGINT; returns the process exit code. */
 export async function runStandalone(config: AgentConfig, log: Logger): Promise<number> {
   const slog = log.child({ component: 'standalone', guestId: config.guest.guestId });
-  const { datastore } = buildDatastore(config, log);
-  if (!(datastore instanceof K2hdkcDatastore)) throw new ConfigError('standalone mode needs [k2hdkc] datastore = k2hdkc');
+  if (config.k2hdkc.datastore !== 'k2hdkc') throw new ConfigError('standalone mode needs [k2hdkc] datastore = k2hdkc');
+  const { datastore } = buildK2hdkcNode(config, log);
   const abort = new AbortController();
   const signalled = new Promise<NodeJS.Signals>((resolve) => {
     const on = (signal: NodeJS.Signals): void => {

@@ -1,10 +1,12 @@
-import { dataFileOf, discardRestore, loadArchivesIntoDataFile, restoreBackup } from '../backup';
+import { dataFileOf } from './k2h-datafile';
+import { loadArchivesIntoDataFile } from './k2h-load';
+import { stagingRoot } from './naming';
+import { discardRestore, restoreBackup } from './restore';
 import type { BackupConfig } from '../config/types';
 import { BackupError } from '../errors';
 import type { ChmpxIni } from '../k2hdkc/ini/model';
 import type { CallContext } from '../rpc/types';
 import type { CommandRunner } from '../system/command';
-import { stagingRoot } from './backup-methods';
 
 export interface RestoreDeps {
   readonly config: Pick<BackupConfig, 'encryptionKey' | 'k2hlinetoolPath'>;
@@ -24,7 +26,7 @@ export async function restoreIntoDataFile(
   call: CallContext,
   ini: ChmpxIni,
 ): Promise<void> {
-  // prepare's schema bounded these already (src/guest/schemas.ts); a restore needs them present.
+  // prepare's schema bounded these already (src/guest/methods/lifecycle.ts); a restore needs them present.
   const text = (key: string): string | null => (typeof backupInfo[key] === 'string' && backupInfo[key] !== '' ? (backupInfo[key] as string) : null);
   const id = text('id');
   const location = text('location');

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 
 /*
  * Object names and checksums as Trove 18's backup image makes them
@@ -32,4 +33,9 @@ export function metadataHeaders(meta: Record<string, string>): Record<string, st
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(meta)) out[`X-Object-Meta-${k.replace(/_/g, '-')}`] = v;
   return out;
+}
+
+/** Where backups and restores are staged on the data volume (the old integration used `<datadir>/snapshots`). */
+export function stagingRoot(mountPoint: string): string {
+  return join(mountPoint, 'snapshots');
 }

@@ -1,5 +1,5 @@
 import { BackupError } from '../errors';
-import { settledWithin } from './settled-within';
+import { settledWithin } from '../system/settled-within';
 
 interface RunningBackup {
   readonly id: string;

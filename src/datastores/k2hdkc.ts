@@ -1,34 +1,91 @@
 import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { restoreIntoDataFile } from '../backup/k2h-restore';
+import { BackupSlot } from '../backup/slot';
 import type { AgentConfig } from '../config/types';
-import type { Logger } from '../log';
+import { BaseDatastore } from '../guest/datastore/base';
+import { K2hdkcDatastore, type K2hdkcDatastoreOptions } from '../guest/datastore/k2hdkc';
+import { NodeConfiguration } from '../k2hdkc/configuration';
 import { K2hdkcManager } from '../k2hdkc/manager';
+import { OverridesStore } from '../k2hdkc/overrides';
 import { ProcessSupervisor } from '../k2hdkc/processes/supervisor';
 import { SystemdProcesses } from '../k2hdkc/processes/systemd';
 import type { NodeProcesses, WaitReady } from '../k2hdkc/processes/types';
+import { lookupTokenProject } from '../keystone/token-project';
+import type { Logger } from '../log';
+import { GuestLogs, k2hdkcLogSources } from '../logs/guest-logs';
 import { createCommandRunner } from '../system/command';
 import { Volume } from '../system/volume';
-import { BaseDatastore } from './base-datastore';
-import { restoreIntoDataFile } from './backup-methods-restore';
-import { K2hdkcDatastore, type K2hdkcDatastoreOptions } from './k2hdkc-datastore';
-import { NodeConfiguration } from './config-methods-node';
-import { OverridesStore } from '../k2hdkc/overrides';
-import { join } from 'node:path';
-import { lookupTokenProject } from '../keystone/token-project';
+import type { DatastoreContribution, DatastoreContext } from './contribution';
 
-/** What [k2hdkc] datastore selects; `volume` is set when the agent manages the data volume. */
-export interface BuiltDatastore {
-  readonly datastore: BaseDatastore | K2hdkcDatastore;
-  readonly volume: Volume | null;
-  /** Trove's configuration groups and upgrade for the K2HDKC node. */
-  readonly configuration?: NodeConfiguration;
+/**
+ * [k2hdkc] datastore = k2hdkc: the K2HDKC node, and with it the node operations, configuration
+ * groups, volume, backup and the chmpx/k2hdkc logs. At start the node is brought back as stop_db
+ * left it (k2hdkc/stopped-state.ts); at stop a running backup is aborted first, then the node
+ * stops following K2HR3 (chmpx and k2hdkc keep running).
+ */
+export function wireK2hdkcDatastore({ config, conductor, beatNow, log }: DatastoreContext): DatastoreContribution {
+  const { agent, guest } = config;
+  const { datastore, volume, configuration } = buildK2hdkcNode(config, log);
+  const backups = new BackupSlot();
+  return {
+    datastore,
+    methods: {
+      node: { operations: datastore, beatNow },
+      prepareGuard: datastore.guard,
+      volume: { volume, devicePath: agent.devicePath, mountPoint: agent.mountPoint },
+      configuration: {
+        configuration,
+        stateDir: agent.stateDir,
+        beatNow,
+        whileRestarting: (run) => datastore.whileRestarting(run),
+      },
+      guestLogs: new GuestLogs({
+        sources: k2hdkcLogSources(null, config.k2hdkc.daemonLogDir),
+        guestId: guest.guestId,
+        datastoreManager: guest.datastoreManager,
+        statePath: join(agent.stateDir, 'guest-logs.json'),
+        swift: { swiftUrl: config.backup.swiftUrl, serviceType: config.backup.swiftServiceType, endpointType: config.backup.swiftEndpointType, region: config.backup.regionName },
+        log: log.child({ component: 'guest-logs' }),
+      }),
+      backup: {
+        conductor,
+        config: config.backup,
+        iniPath: config.k2hdkc.iniPath,
+        mountPoint: agent.mountPoint,
+        runner: createCommandRunner(),
+        log: log.child({ component: 'backup' }),
+        slot: backups,
+      },
+    },
+    // Follows K2HR3 again, or brings back a node a reboot (or a plain stop_db) left down.
+    resume: (onStarted) => datastore.resume(onStarted),
+    // Aborted at once (a backup outlasts any grace), and waited for before RPC stops: its
+    // segment cleanup and FAILED cast need the broker connection.
+    abort: async (graceMs) => {
+      const backup = await backups.close('the agent is shutting down', graceMs);
+      const alog = log.child({ component: 'agent', guestId: guest.guestId });
+      if (backup === 'aborted') alog.info('running backup aborted and reported FAILED');
+      if (backup === 'still-running') alog.warn('running backup did not wind down within shutdown_grace_seconds');
+    },
+    close: () => datastore.close(),
+  };
 }
 
-/** The volume-only base datastore, or the K2HDKC node ([k2hdkc] datastore). */
-export function buildDatastore(config: AgentConfig, log: Logger): BuiltDatastore {
+/** The K2HDKC node and what it is built from; src/standalone.ts runs it without Trove. */
+export interface K2hdkcNode {
+  readonly datastore: K2hdkcDatastore;
+  /** Set when the agent manages the data volume ([k2hdkc] manage_volume). */
+  readonly volume: Volume | null;
+  /** Trove's configuration groups and upgrade for the node. */
+  readonly configuration: NodeConfiguration;
+}
+
+/** Builds the K2HDKC node: manager, processes, volume, configuration, restore and the Keystone lookup. */
+export function buildK2hdkcNode(config: AgentConfig, log: Logger): K2hdkcNode {
   const { agent, k2hdkc, guest } = config;
   const base = new BaseDatastore({ mountPoint: agent.mountPoint, stateDir: agent.stateDir, log: log.child({ component: 'datastore' }) });
-  if (k2hdkc.datastore === 'base') return { datastore: base, volume: null };
 
   const managerLog = log.child({ component: 'k2hdkc' });
   const runner = createCommandRunner();

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { NotSupportedError } from '../errors';
 import type { Logger } from '../log';
-import type { NodeRole } from '../k2hdkc/ini/model';
+import type { NodeRole } from './ini/model';
 import {
   bootstrapSettings,
   isDynamic,
@@ -12,11 +12,11 @@ import {
   type BootstrapSettings,
   type OverridesStore,
   type Settings,
-} from '../k2hdkc/overrides';
+} from './overrides';
 import { DEFAULT_CLUSTER_PORTS } from '../k2hr3/provision';
 import { writeFileAtomic } from '../system/atomic-file';
-import { BOOTSTRAP_STATE_FILE } from '../k2hdkc/bootstrap';
-import { SERVED_INI_FILE } from '../k2hdkc/served-ini';
+import { BOOTSTRAP_STATE_FILE } from './bootstrap';
+import { SERVED_INI_FILE } from './served-ini';
 
 /** What the configuration service needs of the K2HDKC manager. */
 export interface ConfigurableNode {

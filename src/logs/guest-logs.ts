@@ -6,8 +6,19 @@ import type { Logger } from '../log';
 import { swiftStorageUrl, type SwiftEndpointConfig } from '../backup/endpoint';
 import { SwiftClient } from '../backup/swift';
 import type { RequestContext } from '../rpc/types';
-import type { GuestLogEntry } from './methods';
 import { writeFileAtomic } from '../system/atomic-file';
+
+/** One entry of guest_log_list, as Trove's GuestLog.show() (spec §5); returned verbatim to users. */
+export interface GuestLogEntry {
+  readonly name: string;
+  readonly type: 'SYS' | 'USER';
+  readonly status: string;
+  readonly published: number;
+  readonly pending: number;
+  readonly container: string;
+  readonly prefix: string;
+  readonly metafile: string;
+}
 
 /** One log Trove can list: the agent's own, chmpx's and k2hdkc's (the supervisor's files). */
 export interface GuestLogSource {

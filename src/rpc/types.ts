@@ -18,7 +18,7 @@ export interface CallContext {
 }
 
 /**
- * One RPC method the guest serves: the table is built outside src/rpc/ (src/guest/methods.ts)
+ * One RPC method the guest serves: the table is built outside src/rpc/ (src/guest/methods/)
  * and handed to the server, so the transport never knows a method name.
  */
 export interface MethodEntry {

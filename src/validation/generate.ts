@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import Ajv from 'ajv';
 import standaloneCode from 'ajv/dist/standalone';
 import { optionsSchema } from '../config/options';
-import { createBackupSchema } from '../guest/backup-methods';
-import { GUEST_SCHEMAS } from '../guest/schemas';
+import { createBackupSchema } from '../guest/methods/backup';
+import { GUEST_SCHEMAS } from '../guest/methods/schemas';
 import { GENERATED_AJV_OPTIONS, GENERATED_DIR, INDEX_FILE } from './validators';
 
 /**

@@ -1,11 +1,11 @@
 import { constants, promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { STATUS, type ServiceStatus } from '../conductor/statuses';
-import { SystemError } from '../errors';
-import type { Logger } from '../log';
-import type { CallContext } from '../rpc/types';
-import { writeFileAtomic } from '../system/atomic-file';
-import type { Datastore, PrepareRequest } from './datastore';
+import { STATUS, type ServiceStatus } from '../../conductor/statuses';
+import { SystemError } from '../../errors';
+import type { Logger } from '../../log';
+import type { CallContext } from '../../rpc/types';
+import { writeFileAtomic } from '../../system/atomic-file';
+import type { Datastore, PrepareRequest } from './contract';
 
 export interface BaseDatastoreOptions {
   /** The configured data directory ([k2hdkc] mount_point). */

@@ -1,6 +1,5 @@
-import type { ServiceStatus } from '../conductor/statuses';
-import type { CallContext } from '../rpc/types';
-import type { PrepareArgs } from './schemas';
+import type { ServiceStatus } from '../../conductor/statuses';
+import type { CallContext } from '../../rpc/types';
 
 /** What prepare hands to the datastore, in camelCase; null where the controller sent nothing. */
 export interface PrepareRequest {
@@ -30,20 +29,10 @@ export interface Datastore {
   status(): Promise<ServiceStatus>;
 }
 
-/** Wire kwargs (snake_case, all optional) -> PrepareRequest. SQL-only users/databases are dropped. */
-export function toPrepareRequest(args: PrepareArgs): PrepareRequest {
-  return {
-    packages: args.packages ?? [],
-    memoryMb: args.memory_mb ?? null,
-    devicePath: args.device_path ?? null,
-    mountPoint: args.mount_point ?? null,
-    backupInfo: args.backup_info ?? null,
-    configContents: args.config_contents ?? null,
-    rootPassword: args.root_password ?? null,
-    overrides: args.overrides ?? null,
-    clusterConfig: args.cluster_config ?? null,
-    snapshot: args.snapshot ?? null,
-    modules: args.modules ?? null,
-    dsVersion: args.ds_version ?? null,
-  };
+/** The node operations the method table serves besides prepare (Trove's restart, stop_db, ...). */
+export interface NodeOperations {
+  restart(call: CallContext): Promise<void>;
+  /** Always takes the node out of the cluster; `doNotStartOnReboot` (Trove 1.0) keeps it down across an agent start. */
+  stopDb(options: { readonly doNotStartOnReboot: boolean }, call: CallContext): Promise<void>;
+  startDbWithConfChanges(configContents: string | null, call: CallContext): Promise<void>;
 }

@@ -1,23 +1,15 @@
-import { STATUS, type ServiceStatus } from '../conductor/statuses';
-import type { Logger } from '../log';
-import type { K2hdkcManager } from '../k2hdkc/manager';
-import type { NodeHealth } from '../k2hdkc/ctlport/health';
-import type { ChmpxIni } from '../k2hdkc/ini/model';
-import { InvalidArgumentsError, NotSupportedError } from '../errors';
-import type { CallContext, RequestContext } from '../rpc/types';
-import { BaseDatastore } from './base-datastore';
-import type { Datastore, PrepareRequest } from './datastore';
-import { PrepareGuard } from './prepare-guard';
-import type { NodeConfiguration } from './config-methods-node';
-import type { BootstrapAuth } from '../k2hdkc/bootstrap';
-
-/** The node operations the method table serves besides prepare (Trove's restart, stop_db, ...). */
-export interface NodeOperations {
-  restart(call: CallContext): Promise<void>;
-  /** Always takes the node out of the cluster; `doNotStartOnReboot` (Trove 1.0) keeps it down across an agent start. */
-  stopDb(options: { readonly doNotStartOnReboot: boolean }, call: CallContext): Promise<void>;
-  startDbWithConfChanges(configContents: string | null, call: CallContext): Promise<void>;
-}
+import { STATUS, type ServiceStatus } from '../../conductor/statuses';
+import type { Logger } from '../../log';
+import type { K2hdkcManager } from '../../k2hdkc/manager';
+import type { NodeHealth } from '../../k2hdkc/ctlport/health';
+import type { ChmpxIni } from '../../k2hdkc/ini/model';
+import { InvalidArgumentsError, NotSupportedError } from '../../errors';
+import type { CallContext, RequestContext } from '../../rpc/types';
+import { BaseDatastore } from './base';
+import type { Datastore, NodeOperations, PrepareRequest } from './contract';
+import { PrepareGuard } from '../prepare/guard';
+import type { NodeConfiguration } from '../../k2hdkc/configuration';
+import type { BootstrapAuth } from '../../k2hdkc/bootstrap';
 
 export interface K2hdkcDatastoreOptions {
   readonly manager: Pick<K2hdkcManager, 'prepare' | 'status' | 'restart' | 'stopDb' | 'startDbWithConfChanges'> &

@@ -1,15 +1,15 @@
-import { join } from 'node:path';
-import { createBackup, k2hArchiveProducer, readDataFile, swiftStorageUrl, type BackupInfo, type BackupStatusUpdate } from '../backup';
-import type { ConductorApi } from '../conductor/api';
-import type { BackupConfig } from '../config/types';
-import { BackupError } from '../errors';
-import { BackupSlot } from './backup-slot';
-import type { PrepareGuard } from './prepare-guard';
-import type { Logger } from '../log';
-import type { CallContext, MethodEntry } from '../rpc/types';
-import type { CommandRunner } from '../system/command';
-import { getFilesystemStats } from '../system/fs-stats';
-import { precompiledValidator } from '../validation/validators';
+import { createBackup, k2hArchiveProducer, readDataFile, swiftStorageUrl, type BackupInfo, type BackupStatusUpdate } from '../../backup';
+import { stagingRoot } from '../../backup/naming';
+import { BackupSlot } from '../../backup/slot';
+import type { ConductorApi } from '../../conductor/api';
+import type { BackupConfig } from '../../config/types';
+import { BackupError } from '../../errors';
+import type { Logger } from '../../log';
+import type { CallContext, MethodEntry } from '../../rpc/types';
+import type { CommandRunner } from '../../system/command';
+import { getFilesystemStats } from '../../system/fs-stats';
+import type { PrepareGuard } from '../prepare/guard';
+import { entry } from './entry';
 
 export interface BackupMethodsDeps {
   readonly conductor: Pick<ConductorApi, 'updateBackup'>;
@@ -67,11 +67,6 @@ interface CreateBackupArgs {
   };
 }
 
-/** Where backups are staged on the data volume (the old integration used `<datadir>/snapshots`). */
-export function stagingRoot(mountPoint: string): string {
-  return join(mountPoint, 'snapshots');
-}
-
 /**
  * create_backup (a cast): BUILDING, the node's k2hash archive, the stream to the user's Swift,
  * then COMPLETED or FAILED through the conductor. The dispatcher runs handlers concurrently, so
@@ -81,12 +76,9 @@ export function stagingRoot(mountPoint: string): string {
  */
 export function backupMethods(deps: BackupMethodsDeps): MethodEntry[] {
   const slot = deps.slot ?? new BackupSlot();
-  const entry: MethodEntry = {
-    name: 'create_backup',
-    schema: createBackupSchema,
-    validate: precompiledValidator(createBackupSchema),
-    handler: async (args, call) => {
-      const info = (args as unknown as CreateBackupArgs).backup_info;
+  return [
+    entry<CreateBackupArgs>('create_backup', createBackupSchema, async (args, call) => {
+      const info = args.backup_info;
       // Checked and claimed without an await in between: two casts cannot both start.
       const reason = refusalReason(deps, slot, info.id);
       if (reason === null) {
@@ -99,9 +91,8 @@ export function backupMethods(deps: BackupMethodsDeps): MethodEntry[] {
         await report(deps, call, { backup_id: info.id, state: 'FAILED', size: 0, backup_type: info.backup_type ?? 'full', success: false });
       }
       throw new BackupError('REFUSED', reason);
-    },
-  };
-  return [entry];
+    }),
+  ];
 }
 
 /** Why this create_backup must not start now, or null. */

@@ -1,31 +1,28 @@
-/**
- * One ajv schema per served method: the kwargs object of the oslo message (spec §5, §8).
- *
- * - Every kwarg is optional: a 1.0-capped controller drops `ds_version` and a future one may drop
- *   others (spec §8 "treat all of these args as optional"); handlers fill in defaults.
- * - The kwargs object itself is closed (`additionalProperties: false`): Trove 18's Python guest
- *   would raise TypeError on an unknown kwarg too. Dicts whose content Trove builds and may grow
- *   (backup_info, cluster_config, snapshot, overrides, users, databases, modules) stay open.
- * - Every string and list has a bound, so a hostile 10 MB argument is refused by validation
- *   before any handler sees it (the transport also caps the whole message size).
- * `nullable: true` (ajv's OpenAPI keyword) instead of `type: [x, 'null']` keeps ajv strict mode quiet.
+import type { CallContext, MethodEntry } from '../../rpc/types';
+import { NotSupportedError } from '../../errors';
+import { getFilesystemStats, type FilesystemStats } from '../../system/fs-stats';
+import type { NodeOperations, PrepareRequest } from '../datastore/contract';
+import type { PrepareController } from '../prepare/controller';
+import { CONFIG_MAX, NAME_MAX, absolutePath, dictList, noArgs, openDict, shortString, PATH_MAX } from './bounds';
+import { entry } from './entry';
+
+/*
+ * The guest's lifecycle: rpc_ping, get_filesystem_stats, prepare, cluster_complete, rebuild, and
+ * the node operations restart, stop_db, start_db_with_conf_changes. Schemas follow bounds.ts.
  */
 
-import { CONFIG_SCHEMAS } from './config-methods-schemas';
+export interface LifecycleMethodsDeps {
+  /** Default path of get_filesystem_stats. */
+  readonly mountPoint: string;
+  readonly prepare: Pick<PrepareController, 'prepare'> & Partial<Pick<PrepareController, 'completeCluster'>>;
+}
 
-/** Longest path we accept (Linux PATH_MAX). */
-const PATH_MAX = 4096;
-/** Rendered config.template for the datastore; a few KB in practice. */
-const CONFIG_MAX = 1024 * 1024;
-const NAME_MAX = 255;
-
-const absolutePath = { type: 'string', nullable: true, minLength: 1, maxLength: PATH_MAX, pattern: '^/' } as const;
-const shortString = { type: 'string', nullable: true, maxLength: NAME_MAX } as const;
-/** A Trove-built dict: open, but with a bounded number of keys. */
-const openDict = { type: 'object', nullable: true, maxProperties: 256 } as const;
-const dictList = { type: 'array', nullable: true, maxItems: 256, items: { type: 'object', maxProperties: 256 } } as const;
-
-const noArgs = { type: 'object', additionalProperties: false, properties: {} } as const;
+/** restart, stop_db, start_db_with_conf_changes: what a datastore with a node to run offers. */
+export interface NodeMethodsDeps {
+  readonly operations: NodeOperations;
+  /** Sends the datastore's status now, after any beat in flight (restart replies after one). */
+  readonly beatNow: () => Promise<unknown>;
+}
 
 /** `prepare` (cast, 1.1; 1.0 without ds_version). */
 export const prepareSchema = {
@@ -72,7 +69,6 @@ export const getFilesystemStatsSchema = {
 } as const;
 
 export const rpcPingSchema = noArgs;
-export const guestLogListSchema = noArgs;
 
 /** `restart` (call, 1.0, high timeout): replies once the node is healthy. */
 export const restartSchema = noArgs;
@@ -108,37 +104,6 @@ export const rebuildSchema = {
   },
 } as const;
 
-/** `mount_volume` / `unmount_volume` (call, 1.0, low timeout): Trove may send None for either. */
-export const volumePathsSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: { device_path: absolutePath, mount_point: absolutePath },
-} as const;
-
-/** `resize_fs` (call; 1.1 adds `online`). */
-export const resizeFsSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: { device_path: absolutePath, mount_point: absolutePath, online: { type: 'boolean', nullable: true } },
-} as const;
-
-/** The schemas by method name, for tests and for documentation of the served surface. */
-export const GUEST_SCHEMAS = {
-  ...CONFIG_SCHEMAS,
-  prepare: prepareSchema,
-  rpc_ping: rpcPingSchema,
-  get_filesystem_stats: getFilesystemStatsSchema,
-  guest_log_list: guestLogListSchema,
-  restart: restartSchema,
-  stop_db: stopDbSchema,
-  start_db_with_conf_changes: startDbWithConfChangesSchema,
-  cluster_complete: clusterCompleteSchema,
-  rebuild: rebuildSchema,
-  mount_volume: volumePathsSchema,
-  unmount_volume: volumePathsSchema,
-  resize_fs: resizeFsSchema,
-} as const;
-
 /** `prepare` kwargs after validation (wire names). */
 export interface PrepareArgs {
   packages?: string[] | null;
@@ -170,11 +135,63 @@ export interface StartDbWithConfChangesArgs {
   ds_version?: string | null;
 }
 
-export interface VolumePathsArgs {
-  device_path?: string | null;
-  mount_point?: string | null;
+/** rpc_ping, get_filesystem_stats, prepare, cluster_complete (when the controller completes clusters), rebuild. */
+export function lifecycleMethods(deps: LifecycleMethodsDeps): MethodEntry[] {
+  return [
+    entry('rpc_ping', rpcPingSchema, () => true),
+    entry<GetFilesystemStatsArgs>('get_filesystem_stats', getFilesystemStatsSchema, (args): Promise<FilesystemStats> =>
+      getFilesystemStats(args.fs_path ?? deps.mountPoint),
+    ),
+    // A cast: the controller gets no reply and follows progress through heartbeats.
+    entry<PrepareArgs>('prepare', prepareSchema, (args, call: CallContext) => deps.prepare.prepare(toPrepareRequest(args), call)),
+    ...(deps.prepare.completeCluster === undefined
+      ? []
+      : [entry('cluster_complete', clusterCompleteSchema, () => deps.prepare.completeCluster?.())]),
+    // Known but refused, as Trove's base guest manager does (not NoSuchMethod).
+    entry('rebuild', rebuildSchema, () => Promise.reject(new NotSupportedError('rebuild'))),
+  ];
 }
 
-export interface ResizeFsArgs extends VolumePathsArgs {
-  online?: boolean | null;
+/** Trove's node operations (spec trove-rpc.md §5, §7.4); each returns None (null) on the wire. */
+export function nodeMethods(node: NodeMethodsDeps): MethodEntry[] {
+  const { operations } = node;
+  return [
+    // Python's guest heartbeats `healthy` before replying; the controller only resets the task.
+    entry('restart', restartSchema, async (_args, call) => {
+      await operations.restart(call);
+      // After any beat in flight, whose status may predate the restart; a lost one is logged by the loop.
+      await node.beatNow();
+      return null;
+    }),
+    // Trove's caller gives this 15 s. The node always leaves the cluster (deregistered: Trove's
+    // delete sends nothing else); only 1.0 sends do_not_start_on_reboot, which keeps it down
+    // across an agent start (reboot); restart / start_db_with_conf_changes bring it back.
+    entry<StopDbArgs>('stop_db', stopDbSchema, async (args, call) => {
+      await operations.stopDb({ doNotStartOnReboot: args.do_not_start_on_reboot === true }, call);
+      return null;
+    }),
+    entry<StartDbWithConfChangesArgs>('start_db_with_conf_changes', startDbWithConfChangesSchema, async (args, call) => {
+      await operations.startDbWithConfChanges(args.config_contents ?? null, call);
+      await node.beatNow();
+      return null;
+    }),
+  ];
+}
+
+/** Wire kwargs (snake_case, all optional) -> PrepareRequest. SQL-only users/databases are dropped. */
+export function toPrepareRequest(args: PrepareArgs): PrepareRequest {
+  return {
+    packages: args.packages ?? [],
+    memoryMb: args.memory_mb ?? null,
+    devicePath: args.device_path ?? null,
+    mountPoint: args.mount_point ?? null,
+    backupInfo: args.backup_info ?? null,
+    configContents: args.config_contents ?? null,
+    rootPassword: args.root_password ?? null,
+    overrides: args.overrides ?? null,
+    clusterConfig: args.cluster_config ?? null,
+    snapshot: args.snapshot ?? null,
+    modules: args.modules ?? null,
+    dsVersion: args.ds_version ?? null,
+  };
 }

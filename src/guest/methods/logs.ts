@@ -1,53 +1,20 @@
-/**
- * Kwargs of the configuration, upgrade and log methods (spec trove-rpc.md §5), in the style of
- * schemas.ts: every kwarg optional, the kwargs object closed, every string and dict bounded.
- * Values of `overrides` are checked against datastore/validation-rules.json by the handler.
- */
-const CONFIG_MAX = 1024 * 1024;
-const overrides = {
-  type: 'object',
-  nullable: true,
-  maxProperties: 1024,
-  additionalProperties: { anyOf: [{ type: 'string', maxLength: 4096 }, { type: 'number' }, { type: 'boolean' }, { type: 'null' }] },
-} as const;
-const flag = { type: 'boolean', nullable: true } as const;
+import { promises as fs } from 'node:fs';
+import type { MethodEntry } from '../../rpc/types';
+import type { GuestLogEntry, GuestLogs } from '../../logs/guest-logs';
+import { flag, noArgs } from './bounds';
+import { entry } from './entry';
 
-/** `update_overrides(overrides, remove)` (call, 1.0, high timeout). */
-export const updateOverridesSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: { overrides, remove: flag },
-} as const;
+export interface LogMethodsDeps {
+  readonly guestId: string;
+  /** guest_info.conf datastore_manager; part of the log's Swift metafile name. */
+  readonly datastoreManager: string;
+  /** The agent's own log file, or null when it logs to stdout/journald only. */
+  readonly guestLogFile: string | null;
+  /** The logs guest_log_list/guest_log_action serve (agent, chmpx, k2hdkc); absent = the agent's own log only, no action. */
+  readonly guestLogs?: Pick<GuestLogs, 'list' | 'action'>;
+}
 
-/** `apply_overrides(overrides)` (call, 1.0). */
-export const applyOverridesSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: { overrides },
-} as const;
-
-/** `reset_configuration(configuration={"config_contents": str})` (call, 1.0; flavor resize revert). */
-export const resetConfigurationSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    configuration: {
-      type: 'object',
-      nullable: true,
-      maxProperties: 16,
-      properties: { config_contents: { type: 'string', nullable: true, maxLength: CONFIG_MAX } },
-    },
-  },
-} as const;
-
-export const preUpgradeSchema = { type: 'object', additionalProperties: false, properties: {} } as const;
-
-/** `upgrade(upgrade_info)` (cast) and `post_upgrade(upgrade_info)` (call): what pre_upgrade returned plus datastore_version. */
-export const upgradeSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: { upgrade_info: { type: 'object', nullable: true, maxProperties: 64 } },
-} as const;
+export const guestLogListSchema = noArgs;
 
 /** `guest_log_action(log_name, enable, disable, publish, discard)` (call, 1.0). */
 export const guestLogActionSchema = {
@@ -62,33 +29,55 @@ export const guestLogActionSchema = {
   },
 } as const;
 
-export const CONFIG_SCHEMAS = {
-  update_overrides: updateOverridesSchema,
-  apply_overrides: applyOverridesSchema,
-  reset_configuration: resetConfigurationSchema,
-  pre_upgrade: preUpgradeSchema,
-  upgrade: upgradeSchema,
-  post_upgrade: upgradeSchema,
-  guest_log_action: guestLogActionSchema,
-} as const;
-
-export interface UpdateOverridesArgs {
-  overrides?: Record<string, string | number | boolean | null> | null;
-  remove?: boolean | null;
-}
-export interface ApplyOverridesArgs {
-  overrides?: Record<string, string | number | boolean | null> | null;
-}
-export interface ResetConfigurationArgs {
-  configuration?: { config_contents?: string | null } | null;
-}
-export interface UpgradeArgs {
-  upgrade_info?: Record<string, unknown> | null;
-}
 export interface GuestLogActionArgs {
   log_name?: string | null;
   enable?: boolean | null;
   disable?: boolean | null;
   publish?: boolean | null;
   discard?: boolean | null;
+}
+
+/** guest_log_list always (the agent's own log when there are no guest logs); guest_log_action with them. */
+export function logMethods(deps: LogMethodsDeps): MethodEntry[] {
+  const logs = deps.guestLogs;
+  return [
+    entry('guest_log_list', guestLogListSchema, () => (logs === undefined ? listGuestLogs(deps) : logs.list())),
+    ...(logs === undefined
+      ? []
+      : [
+          entry<GuestLogActionArgs>('guest_log_action', guestLogActionSchema, (args, call) =>
+            logs.action(args.log_name ?? null, { enable: args.enable === true, disable: args.disable === true, publish: args.publish === true, discard: args.discard === true }, call.context),
+          ),
+        ]),
+  ];
+}
+
+/**
+ * The agent's own log as the one SYS log Trove can list. Publishing to Swift is not implemented,
+ * so nothing is ever published: everything present is pending.
+ */
+export async function listGuestLogs(deps: Pick<LogMethodsDeps, 'guestId' | 'datastoreManager' | 'guestLogFile'>): Promise<GuestLogEntry[]> {
+  let size: number | null = null;
+  if (deps.guestLogFile !== null) {
+    try {
+      const stats = await fs.stat(deps.guestLogFile);
+      if (stats.isFile()) size = stats.size;
+    } catch {
+      size = null;
+    }
+  }
+  // Trove's statuses: Unavailable (no file), Enabled (empty, nothing to publish), Ready (has data).
+  const status = size === null ? 'Unavailable' : size > 0 ? 'Ready' : 'Enabled';
+  return [
+    {
+      name: 'guest',
+      type: 'SYS',
+      status,
+      published: 0,
+      pending: size ?? 0,
+      container: 'None',
+      prefix: 'None',
+      metafile: `${deps.guestId}/${deps.datastoreManager}-guest_metafile`,
+    },
+  ];
 }

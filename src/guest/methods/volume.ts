@@ -1,8 +1,8 @@
-import { NotSupportedError } from '../errors';
-import type { MethodEntry } from '../rpc/types';
-import type { Volume } from '../system/volume';
-import { precompiledValidator } from '../validation/validators';
-import { resizeFsSchema, volumePathsSchema, type ResizeFsArgs, type VolumePathsArgs } from './schemas';
+import { NotSupportedError } from '../../errors';
+import type { MethodEntry } from '../../rpc/types';
+import type { Volume } from '../../system/volume';
+import { absolutePath } from './bounds';
+import { entry as tableEntry } from './entry';
 
 /** What the volume methods need: the Volume (null when [k2hdkc] manage_volume is off) and the configured paths. */
 export interface VolumeMethodsDeps {
@@ -10,6 +10,29 @@ export interface VolumeMethodsDeps {
   /** Used when Trove sends None ([k2hdkc] device_path / mount_point). */
   readonly devicePath: string;
   readonly mountPoint: string;
+}
+
+/** `mount_volume` / `unmount_volume` (call, 1.0, low timeout): Trove may send None for either. */
+export const volumePathsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { device_path: absolutePath, mount_point: absolutePath },
+} as const;
+
+/** `resize_fs` (call; 1.1 adds `online`). */
+export const resizeFsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { device_path: absolutePath, mount_point: absolutePath, online: { type: 'boolean', nullable: true } },
+} as const;
+
+export interface VolumePathsArgs {
+  device_path?: string | null;
+  mount_point?: string | null;
+}
+
+export interface ResizeFsArgs extends VolumePathsArgs {
+  online?: boolean | null;
 }
 
 /**
@@ -23,15 +46,12 @@ export function volumeMethods(deps: VolumeMethodsDeps): MethodEntry[] {
     return deps.volume;
   };
   const paths = (args: VolumePathsArgs) => ({ device: args.device_path ?? deps.devicePath, mountPoint: args.mount_point ?? deps.mountPoint });
-  const entry = <A>(name: string, schema: Readonly<Record<string, unknown>>, run: (args: A) => Promise<void>): MethodEntry => ({
-    name,
-    schema,
-    validate: precompiledValidator(schema),
-    handler: async (args) => {
-      await run(args as A);
+  // Each returns None (null) on the wire.
+  const entry = <A>(name: string, schema: Readonly<Record<string, unknown>>, run: (args: A) => Promise<void>): MethodEntry =>
+    tableEntry<A>(name, schema, async (args) => {
+      await run(args);
       return null;
-    },
-  });
+    });
   return [
     // Trove's own guest mounts without touching fstab here; prepare wrote the UUID line already.
     entry<VolumePathsArgs>('mount_volume', volumePathsSchema, async (args) => {

@@ -1,10 +1,10 @@
-import { GuestStateError } from '../errors';
-import type { Logger } from '../log';
-import type { ConductorApi } from '../conductor/api';
-import { STATUS, type ServiceStatus } from '../conductor/statuses';
-import type { CallContext } from '../rpc/types';
-import { markPrepareEnded, markPrepareStarted, readPrepareMarkers } from '../system/prepare-markers';
-import type { Datastore, PrepareRequest } from './datastore';
+import { GuestStateError } from '../../errors';
+import type { Logger } from '../../log';
+import type { ConductorApi } from '../../conductor/api';
+import { STATUS, type ServiceStatus } from '../../conductor/statuses';
+import type { CallContext } from '../../rpc/types';
+import { markPrepareEnded, markPrepareStarted, readPrepareMarkers } from '../../system/prepare-markers';
+import type { Datastore, PrepareRequest } from '../datastore/contract';
 
 /** idle -> preparing -> prepared | failed; failed may prepare again, prepared may not. */
 export type PrepareState = 'idle' | 'preparing' | 'prepared' | 'failed';

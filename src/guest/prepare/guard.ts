@@ -1,6 +1,6 @@
-import { GuestStateError } from '../errors';
-import type { MethodEntry } from '../rpc/types';
-import { settledWithin } from './settled-within';
+import { GuestStateError } from '../../errors';
+import type { MethodEntry } from '../../rpc/types';
+import { settledWithin } from '../../system/settled-within';
 
 /** The prepare running now, and who aborted it (if anyone). */
 interface RunningPrepare {
@@ -72,7 +72,7 @@ export class PrepareGuard {
 /**
  * The same methods, each refused while a prepare runs (volume and configuration methods: each
  * touches the disk, the INI or the processes prepare is setting up). create_backup checks the
- * guard itself (backup-methods.ts): a refused cast must still set its backup row FAILED.
+ * guard itself (methods/backup.ts): a refused cast must still set its backup row FAILED.
  */
 export function refusedDuringPrepare(guard: Pick<PrepareGuard, 'refuseDuringPrepare'>, entries: readonly MethodEntry[]): MethodEntry[] {
   return entries.map((e) => ({

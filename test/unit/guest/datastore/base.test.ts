@@ -2,11 +2,11 @@ import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SystemError } from '../../../src/errors';
-import { BaseDatastore } from '../../../src/guest/base-datastore';
-import { toPrepareRequest } from '../../../src/guest/datastore';
-import type { CallContext } from '../../../src/rpc/types';
-import { captureLogger } from '../conductor/recording-caster';
+import { SystemError } from '../../../../src/errors';
+import { BaseDatastore } from '../../../../src/guest/datastore/base';
+import { toPrepareRequest } from '../../../../src/guest/methods/lifecycle';
+import type { CallContext } from '../../../../src/rpc/types';
+import { captureLogger } from '../../conductor/recording-caster';
 
 function call(): CallContext {
   const { log } = captureLogger();

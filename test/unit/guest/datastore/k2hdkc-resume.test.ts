@@ -2,12 +2,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BaseDatastore } from '../../../src/guest/base-datastore';
-import { K2hdkcDatastore, type K2hdkcDatastoreOptions } from '../../../src/guest/k2hdkc-datastore';
-import type { NodeHealth } from '../../../src/k2hdkc/ctlport/health';
-import type { StartupAction } from '../../../src/k2hdkc/stopped-state';
-import { captureLogger } from '../conductor/recording-caster';
-import { call } from './method-call';
+import { BaseDatastore } from '../../../../src/guest/datastore/base';
+import { K2hdkcDatastore, type K2hdkcDatastoreOptions } from '../../../../src/guest/datastore/k2hdkc';
+import type { NodeHealth } from '../../../../src/k2hdkc/ctlport/health';
+import type { StartupAction } from '../../../../src/k2hdkc/stopped-state';
+import { captureLogger } from '../../conductor/recording-caster';
+import { call } from '../methods/method-call';
 
 // The start at agent start runs in the background while RPC is served: Trove's reboot sends
 // restart as soon as the VM is up, and stop_db (15 s) must not queue behind a start.

@@ -2,13 +2,13 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BaseDatastore } from '../../../src/guest/base-datastore';
-import { toPrepareRequest } from '../../../src/guest/datastore';
-import { K2hdkcDatastore, type K2hdkcDatastoreOptions } from '../../../src/guest/k2hdkc-datastore';
-import { buildGuestMethods } from '../../../src/guest/methods';
-import type { NodeHealth } from '../../../src/k2hdkc/ctlport/health';
-import type { CallContext } from '../../../src/rpc/types';
-import { captureLogger } from '../conductor/recording-caster';
+import { BaseDatastore } from '../../../../src/guest/datastore/base';
+import { toPrepareRequest } from '../../../../src/guest/methods/lifecycle';
+import { K2hdkcDatastore, type K2hdkcDatastoreOptions } from '../../../../src/guest/datastore/k2hdkc';
+import { buildGuestMethods } from '../../../../src/guest/methods/table';
+import type { NodeHealth } from '../../../../src/k2hdkc/ctlport/health';
+import type { CallContext } from '../../../../src/rpc/types';
+import { captureLogger } from '../../conductor/recording-caster';
 
 /** A node whose health the test sets; records what the adapter handed it. */
 function fakeNode() {

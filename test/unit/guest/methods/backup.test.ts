@@ -2,13 +2,14 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BackupFields } from '../../../src/conductor/api';
-import { BackupError, CommandError, GuestStateError } from '../../../src/errors';
-import { backupMethods, stagingRoot } from '../../../src/guest/backup-methods';
-import { BackupSlot } from '../../../src/guest/backup-slot';
-import type { CallContext, MethodEntry } from '../../../src/rpc/types';
-import type { CommandOptions, CommandResult, CommandRunner } from '../../../src/system/command';
-import { captureLogger } from '../conductor/recording-caster';
+import type { BackupFields } from '../../../../src/conductor/api';
+import { BackupError, CommandError, GuestStateError } from '../../../../src/errors';
+import { stagingRoot } from '../../../../src/backup/naming';
+import { backupMethods } from '../../../../src/guest/methods/backup';
+import { BackupSlot } from '../../../../src/backup/slot';
+import type { CallContext, MethodEntry } from '../../../../src/rpc/types';
+import type { CommandOptions, CommandResult, CommandRunner } from '../../../../src/system/command';
+import { captureLogger } from '../../conductor/recording-caster';
 
 /** The update_backup casts the conductor got, in order. */
 type Update = { backupId: string } & BackupFields;

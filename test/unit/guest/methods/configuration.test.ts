@@ -3,14 +3,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentsError, NotSupportedError } from '../../../src/errors';
-import { NodeConfiguration, type ConfigurableNode } from '../../../src/guest/config-methods-node';
-import { configMethods, logMethods } from '../../../src/guest/config-methods';
-import { GuestLogs, k2hdkcLogSources } from '../../../src/guest/config-methods-logs';
-import { OverridesStore } from '../../../src/k2hdkc/overrides';
-import { captureLogger } from '../conductor/recording-caster';
-import { capture } from '../../helpers/captures';
-import { CONFIG_SCHEMAS } from '../../../src/guest/config-methods-schemas';
+import { InvalidArgumentsError, NotSupportedError } from '../../../../src/errors';
+import { NodeConfiguration, type ConfigurableNode } from '../../../../src/k2hdkc/configuration';
+import { configMethods } from '../../../../src/guest/methods/configuration';
+import { OverridesStore } from '../../../../src/k2hdkc/overrides';
+import { captureLogger } from '../../conductor/recording-caster';
+import { capture } from '../../../helpers/captures';
+import { GUEST_SCHEMAS } from '../../../../src/guest/methods/schemas';
 import { invoke } from './method-call';
 
 /** A node with the state the configuration acts on: merge suspension and running or not. */
@@ -155,49 +154,10 @@ describe('pre_upgrade / upgrade', () => {
   });
 });
 
-describe('guest logs', () => {
-  function logs() {
-    const dir = mkdtempSync(join(tmpdir(), 'k2h-logs-'));
-    writeFileSync(join(dir, 'chmpx.log'), 'line\n');
-    writeFileSync(join(dir, 'k2hdkc.log'), '');
-    const { log } = captureLogger();
-    const guestLogs = new GuestLogs({
-      sources: k2hdkcLogSources(null, dir),
-      guestId: 'g1',
-      datastoreManager: 'k2hdkc',
-      statePath: join(dir, 'guest-logs.json'),
-      swift: { swiftUrl: null, serviceType: 'object-store', endpointType: 'publicURL', region: 'RegionOne' },
-      log,
-    });
-    const [action] = logMethods(guestLogs);
-    return { dir, guestLogs, action };
-  }
-  const flags = { enable: false, disable: false, publish: false, discard: false };
-
-  it('list the agent, chmpx and k2hdkc logs with Trove\'s statuses before anything is published', async () => {
-    const { guestLogs } = logs();
-    expect(await guestLogs.list()).toEqual([
-      { name: 'guest', type: 'SYS', status: 'Unavailable', published: 0, pending: 0, container: 'None', prefix: 'None', metafile: 'g1/k2hdkc-guest_metafile' },
-      { name: 'chmpx', type: 'SYS', status: 'Ready', published: 0, pending: 5, container: 'None', prefix: 'None', metafile: 'g1/k2hdkc-chmpx_metafile' },
-      { name: 'k2hdkc', type: 'SYS', status: 'Enabled', published: 0, pending: 0, container: 'None', prefix: 'None', metafile: 'g1/k2hdkc-k2hdkc_metafile' },
-    ]);
-  });
-
-  it('guest_log_action shows one log; refuses unknown names, disable, and publishing without a token or Swift endpoint', async () => {
-    const { action } = logs();
-    expect(await invoke(action, { log_name: 'chmpx', ...flags, enable: true })).toMatchObject({ name: 'chmpx', status: 'Ready', pending: 5 });
-    await expect(invoke(action, { log_name: 'mysql', ...flags })).rejects.toThrow(/No log named 'mysql'; this guest has guest, chmpx, k2hdkc/);
-    await expect(invoke(action, { log_name: 'chmpx', ...flags, disable: true })).rejects.toBeInstanceOf(NotSupportedError);
-    // The unit context has no token; with one but no swift_url and no catalog, the endpoint is missing.
-    await expect(invoke(action, { log_name: 'chmpx', ...flags, publish: true })).rejects.toThrow(/needs the user's token/);
-    await expect(invoke(action, { log_name: 'guest', ...flags, publish: true })).rejects.toThrow(/guest has no log file on this guest/);
-  });
-});
-
 describe('the schemas', () => {
   it('accept the kwargs Trove 18 really sent (captured), and refuse unknown kwargs', () => {
     const ajv = new Ajv({ strict: true, allErrors: true });
-    const cases: [keyof typeof CONFIG_SCHEMAS, string][] = [
+    const cases: [keyof typeof GUEST_SCHEMAS, string][] = [
       ['reset_configuration', 'call reset_configuration v1.0 -> guestagent (encrypted)'],
       ['update_overrides', 'call update_overrides v1.0 -> guestagent (encrypted)'],
       ['apply_overrides', 'call apply_overrides v1.0 -> guestagent (encrypted)'],
@@ -206,10 +166,10 @@ describe('the schemas', () => {
       ['guest_log_action', 'call guest_log_action v1.0 -> guestagent (encrypted)'],
     ];
     for (const [method, label] of cases) {
-      const validate = ajv.compile(CONFIG_SCHEMAS[method]);
+      const validate = ajv.compile(GUEST_SCHEMAS[method]);
       expect(validate(capture(label).args_decrypted ?? {}), method).toBe(true);
       expect(validate({ ...(capture(label).args_decrypted ?? {}), surprise: 1 }), method).toBe(false);
     }
-    expect(ajv.compile(CONFIG_SCHEMAS.pre_upgrade)({})).toBe(true);
+    expect(ajv.compile(GUEST_SCHEMAS.pre_upgrade)({})).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 import Ajv from 'ajv';
-import type { CallContext, MethodEntry } from '../../../src/rpc/types';
-import { captureLogger } from '../conductor/recording-caster';
+import type { CallContext, MethodEntry } from '../../../../src/rpc/types';
+import { captureLogger } from '../../conductor/recording-caster';
 
 /** The context the dispatcher gives a handler for a `call` of `method` (never aborted). */
 export function call(method: string): CallContext {

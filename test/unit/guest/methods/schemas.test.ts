@@ -1,7 +1,7 @@
 import Ajv from 'ajv';
 import { describe, expect, it } from 'vitest';
-import { GUEST_SCHEMAS } from '../../../src/guest/schemas';
-import { capture } from '../conductor/recording-caster';
+import { GUEST_SCHEMAS } from '../../../../src/guest/methods/schemas';
+import { capture } from '../../conductor/recording-caster';
 
 const ajv = new Ajv({ strict: true, allErrors: false });
 const validate = Object.fromEntries(Object.entries(GUEST_SCHEMAS).map(([name, schema]) => [name, ajv.compile(schema)]));

@@ -2,12 +2,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NotSupportedError } from '../../../src/errors';
-import type { PrepareRequest } from '../../../src/guest/datastore';
-import { buildGuestMethods, type GuestMethodsDeps } from '../../../src/guest/methods';
-import { toFailure } from '../../../src/rpc/failures';
-import { getFilesystemStats } from '../../../src/system/fs-stats';
-import { capture, captureLogger } from '../conductor/recording-caster';
+import { NotSupportedError } from '../../../../src/errors';
+import type { PrepareRequest } from '../../../../src/guest/datastore/contract';
+import { buildGuestMethods, type GuestMethodsDeps } from '../../../../src/guest/methods/table';
+import { toFailure } from '../../../../src/rpc/failures';
+import { getFilesystemStats } from '../../../../src/system/fs-stats';
+import { capture, captureLogger } from '../../conductor/recording-caster';
 import { invoke } from './method-call';
 
 const GUEST = '9d4a0f6b-1111-4222-8333-444455556666';

@@ -3,11 +3,11 @@ import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NotSupportedError } from '../../../src/errors';
-import { volumeMethods } from '../../../src/guest/volume-methods';
-import { createCommandRunner } from '../../../src/system/command';
-import { Volume } from '../../../src/system/volume';
-import { captureLogger } from '../conductor/recording-caster';
+import { NotSupportedError } from '../../../../src/errors';
+import { volumeMethods } from '../../../../src/guest/methods/volume';
+import { createCommandRunner } from '../../../../src/system/command';
+import { Volume } from '../../../../src/system/volume';
+import { captureLogger } from '../../conductor/recording-caster';
 import { call } from './method-call';
 
 const MiB = 1024 * 1024;

@@ -2,14 +2,15 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConductorApi } from '../../../src/conductor/api';
-import { HeartbeatLoop } from '../../../src/conductor/heartbeat';
-import { GuestStateError } from '../../../src/errors';
-import { BaseDatastore } from '../../../src/guest/base-datastore';
-import { toPrepareRequest, type Datastore, type PrepareRequest } from '../../../src/guest/datastore';
-import { PrepareController } from '../../../src/guest/prepare';
-import type { CallContext, RequestContext } from '../../../src/rpc/types';
-import { PREPARE_END_FILE, PREPARE_START_FILE } from '../../../src/system/prepare-markers';
+import { ConductorApi } from '../../../../src/conductor/api';
+import { HeartbeatLoop } from '../../../../src/conductor/heartbeat';
+import { GuestStateError } from '../../../../src/errors';
+import { BaseDatastore } from '../../../../src/guest/datastore/base';
+import type { Datastore, PrepareRequest } from '../../../../src/guest/datastore/contract';
+import { toPrepareRequest } from '../../../../src/guest/methods/lifecycle';
+import { PrepareController } from '../../../../src/guest/prepare/controller';
+import type { CallContext, RequestContext } from '../../../../src/rpc/types';
+import { PREPARE_END_FILE, PREPARE_START_FILE } from '../../../../src/system/prepare-markers';
 import {
   capture,
   captureLogger,
@@ -17,7 +18,7 @@ import {
   heartbeats,
   RecordingCaster,
   TEST_KEY,
-} from '../conductor/recording-caster';
+} from '../../conductor/recording-caster';
 
 const GUEST = '6a1f7c3e-2b4d-4e8a-9c0f-1d2e3f4a5b6c';
 const prepareCapture = capture('cast prepare v1.1 -> guestagent (encrypted)');

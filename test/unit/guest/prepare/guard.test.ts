@@ -2,14 +2,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GuestStateError } from '../../../src/errors';
-import { BaseDatastore } from '../../../src/guest/base-datastore';
-import { toPrepareRequest } from '../../../src/guest/datastore';
-import { K2hdkcDatastore, type K2hdkcDatastoreOptions } from '../../../src/guest/k2hdkc-datastore';
-import { PrepareGuard, refusedDuringPrepare } from '../../../src/guest/prepare-guard';
-import type { NodeHealth } from '../../../src/k2hdkc/ctlport/health';
-import { captureLogger } from '../conductor/recording-caster';
-import { call } from './method-call';
+import { GuestStateError } from '../../../../src/errors';
+import { BaseDatastore } from '../../../../src/guest/datastore/base';
+import { toPrepareRequest } from '../../../../src/guest/methods/lifecycle';
+import { K2hdkcDatastore, type K2hdkcDatastoreOptions } from '../../../../src/guest/datastore/k2hdkc';
+import { PrepareGuard, refusedDuringPrepare } from '../../../../src/guest/prepare/guard';
+import type { NodeHealth } from '../../../../src/k2hdkc/ctlport/health';
+import { captureLogger } from '../../conductor/recording-caster';
+import { call } from '../methods/method-call';
 
 /** Resolves once `signal` aborts, rejecting with its reason (what a K2HR3 request or start does). */
 function untilAborted(signal: AbortSignal): Promise<never> {
