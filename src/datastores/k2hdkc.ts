@@ -1,7 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { restoreIntoDataFile } from '../backup/k2h-restore';
 import { BackupSlot } from '../backup/slot';
 import type { AgentConfig } from '../config/types';
 import { BaseDatastore } from '../guest/datastore/base';
@@ -12,10 +11,10 @@ import { OverridesStore } from '../k2hdkc/overrides';
 import { ProcessSupervisor } from '../k2hdkc/processes/supervisor';
 import { SystemdProcesses } from '../k2hdkc/processes/systemd';
 import type { NodeProcesses, WaitReady } from '../k2hdkc/processes/types';
-import { lookupTokenProject } from '../keystone/token-project';
 import type { Logger } from '../log';
-import { GuestLogs, k2hdkcLogSources } from '../logs/guest-logs';
+import type { GuestLogs, GuestLogsOptions } from '../logs/guest-logs';
 import { createCommandRunner } from '../system/command';
+import { loadOnce } from '../system/load-once';
 import { Volume } from '../system/volume';
 import type { DatastoreContribution, DatastoreContext } from './contribution';
 
@@ -41,14 +40,14 @@ export function wireK2hdkcDatastore({ config, conductor, beatNow, log }: Datasto
         beatNow,
         whileRestarting: (run) => datastore.whileRestarting(run),
       },
-      guestLogs: new GuestLogs({
-        sources: k2hdkcLogSources(null, config.k2hdkc.daemonLogDir),
+      guestLogs: publisherOnFirstUse(() => ({
+        daemonLogDir: config.k2hdkc.daemonLogDir,
         guestId: guest.guestId,
         datastoreManager: guest.datastoreManager,
         statePath: join(agent.stateDir, 'guest-logs.json'),
         swift: { swiftUrl: config.backup.swiftUrl, serviceType: config.backup.swiftServiceType, endpointType: config.backup.swiftEndpointType, region: config.backup.regionName },
         log: log.child({ component: 'guest-logs' }),
-      }),
+      })),
       backup: {
         conductor,
         config: config.backup,
@@ -70,6 +69,22 @@ export function wireK2hdkcDatastore({ config, conductor, beatNow, log }: Datasto
       if (backup === 'still-running') alog.warn('running backup did not wind down within shutdown_grace_seconds');
     },
     close: () => datastore.close(),
+  };
+}
+
+/**
+ * The guest logs, loaded at the first guest_log_list or guest_log_action: the publisher brings
+ * the Swift client (and axios) with it.
+ */
+function publisherOnFirstUse(options: () => Omit<GuestLogsOptions, 'sources'> & { readonly daemonLogDir: string | null }): Pick<GuestLogs, 'list' | 'action'> {
+  const logs = loadOnce(async () => {
+    const { GuestLogs, k2hdkcLogSources } = await import('../logs/guest-logs');
+    const { daemonLogDir, ...rest } = options();
+    return new GuestLogs({ ...rest, sources: k2hdkcLogSources(null, daemonLogDir) });
+  });
+  return {
+    list: async () => (await logs()).list(),
+    action: async (name, flags, context) => (await logs()).action(name, flags, context),
   };
 }
 
@@ -128,7 +143,9 @@ export function buildK2hdkcNode(config: AgentConfig, log: Logger): K2hdkcNode {
     log: managerLog,
   });
   const restoreDeps = { config: config.backup, mountPoint: agent.mountPoint, runner };
-  const restore: K2hdkcDatastoreOptions['restore'] = (backupInfo, call, ini) => restoreIntoDataFile(restoreDeps, backupInfo, call, ini);
+  // The restore pipeline (Swift client, tar) is loaded only when a prepare restores a backup.
+  const restore: K2hdkcDatastoreOptions['restore'] = async (backupInfo, call, ini) =>
+    (await import('../backup/k2h-restore')).restoreIntoDataFile(restoreDeps, backupInfo, call, ini);
   configuration = new NodeConfiguration({
     store: new OverridesStore(join(agent.stateDir, 'overrides.json')),
     node: manager,
@@ -141,6 +158,8 @@ export function buildK2hdkcNode(config: AgentConfig, log: Logger): K2hdkcNode {
   // Self-provisioning behind Trove: the context has the token and project id, Keystone knows the name.
   const tokenProjectName: K2hdkcDatastoreOptions['tokenProjectName'] = async (token, context, signal) => {
     const projectId = context['project_id'] ?? context['tenant'];
+    // Loaded on first use: the Keystone client brings axios and ajv.
+    const { lookupTokenProject } = await import('../keystone/token-project');
     const project = await lookupTokenProject(token, {
       serviceCatalog: context['service_catalog'],
       authUrl: k2hdkc.keystone.authUrl,

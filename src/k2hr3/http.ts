@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
-import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import type { AxiosInstance, AxiosResponse, AxiosStatic, CreateAxiosDefaults } from 'axios';
+import { loadOnce } from '../system/load-once';
 import { K2hr3Error, type K2hr3ErrorKind } from '../errors';
 import type { Logger } from '../log';
 import { ERROR_BODY_SCHEMA, type K2hr3Schema, k2hr3Validator } from './schemas';
@@ -53,7 +54,8 @@ const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 /** Thin axios wrapper: status mapping, body validation, bounded retries with backoff. */
 export class K2hr3Http {
-  private readonly axios: AxiosInstance;
+  /** axios and its ~70 modules (~10 MiB) are loaded by the first request, not when the agent starts. */
+  private readonly client: () => Promise<{ readonly axios: AxiosStatic; readonly instance: AxiosInstance }>;
   private readonly attempts: number;
   private readonly backoffBaseMs: number;
   private readonly backoffMaxMs: number;
@@ -65,7 +67,7 @@ export class K2hr3Http {
     this.backoffMaxMs = options.backoffMaxMs ?? 5000;
     this.log = options.log;
     const agentOptions = { keepAlive: false, ...(options.localAddress ? { localAddress: options.localAddress } : {}) };
-    this.axios = axios.create({
+    const defaults: CreateAxiosDefaults = {
       timeout: options.timeoutMs ?? 10_000,
       // Never follow a redirect: it would carry x-auth-token to wherever it points.
       maxRedirects: 0,
@@ -77,6 +79,10 @@ export class K2hr3Http {
       maxContentLength: MAX_BODY_BYTES,
       httpAgent: new http.Agent(agentOptions),
       httpsAgent: new https.Agent(agentOptions),
+    };
+    this.client = loadOnce(async () => {
+      const { default: axios } = await import('axios');
+      return { axios, instance: axios.create(defaults) };
     });
   }
 
@@ -106,9 +112,10 @@ export class K2hr3Http {
 
   private async once(req: K2hr3Request): Promise<K2hr3Answer | K2hr3Error> {
     if (req.signal?.aborted) return aborted(req);
+    const { axios, instance } = await this.client();
     let res: AxiosResponse<unknown>;
     try {
-      res = await this.axios.request({
+      res = await instance.request({
         method: req.method,
         url: req.url,
         headers: req.headers ?? {},

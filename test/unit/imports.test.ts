@@ -18,26 +18,26 @@ const LAYERS: readonly (readonly [string, number])[] = [
   ['validation/validators', 1],
   ['config', 2],
   ['system', 3],
-  ['keystone', 3],
-  ['k2hr3', 3],
-  ['rpc', 3],
-  ['conductor', 4],
-  ['http', 4],
-  ['k2hdkc', 4],
-  ['backup', 5],
-  ['logs', 6],
+  ['keystone', 4],
+  ['k2hr3', 4],
+  ['rpc', 4],
+  ['conductor', 5],
+  ['http', 5],
+  ['k2hdkc', 5],
+  ['backup', 6],
+  ['logs', 7],
   // The Datastore contract is what both prepare and the datastores build on.
-  ['guest/datastore/contract', 7],
-  ['guest/prepare', 8],
-  ['guest/datastore', 9],
-  ['guest/methods', 10],
-  ['datastores', 11],
-  ['scheduler', 11],
+  ['guest/datastore/contract', 8],
+  ['guest/prepare', 9],
+  ['guest/datastore', 10],
+  ['guest/methods', 11],
+  ['datastores', 12],
+  ['scheduler', 12],
   // Build-time: compiles the served schemas into validators (npm run build).
-  ['validation/generate', 11],
-  ['agent', 12],
-  ['standalone', 12],
-  ['cli', 13],
+  ['validation/generate', 12],
+  ['agent', 13],
+  ['standalone', 13],
+  ['cli', 14],
 ];
 
 function sourceFiles(dir: string): string[] {
@@ -138,7 +138,7 @@ describe('src/ imports', () => {
       [at('guest/methods/table.ts'), [at('guest/methods/logs.ts')]],
       [at('guest/methods/logs.ts'), [at('guest/methods/table.ts')]],
     ]);
-    expect(upwardImports(bad)).toEqual(['src/rpc/server.ts (rpc, rank 3) imports src/guest/methods/table.ts (guest/methods, rank 10)']);
+    expect(upwardImports(bad)).toEqual(['src/rpc/server.ts (rpc, rank 4) imports src/guest/methods/table.ts (guest/methods, rank 11)']);
     expect(circlesOf(bad)).toEqual(['guest/methods/table.ts -> guest/methods/logs.ts -> guest/methods/table.ts']);
   });
 });

@@ -1,4 +1,4 @@
-import { createBackup, k2hArchiveProducer, readDataFile, swiftStorageUrl, type BackupInfo, type BackupStatusUpdate } from '../../backup';
+import type { BackupInfo, BackupStatusUpdate } from '../../backup';
 import { stagingRoot } from '../../backup/naming';
 import { BackupSlot } from '../../backup/slot';
 import type { ConductorApi } from '../../conductor/api';
@@ -116,6 +116,8 @@ async function runBackup(deps: BackupMethodsDeps, raw: CreateBackupArgs['backup_
     swift_container: raw.swift_container ?? null,
     parent: raw.parent?.location ? { location: raw.parent.location, checksum: raw.parent.checksum ?? '' } : null,
   };
+  // The pipeline (Swift client, tar, encryption) is loaded by the first backup, not at start.
+  const { createBackup, k2hArchiveProducer, readDataFile, swiftStorageUrl } = await import('../../backup');
   const sizeGb = await getFilesystemStats(deps.mountPoint).then((s) => s.used, () => 0);
   // Checked before BUILDING would be wrong: Trove expects BUILDING first, so these failures go
   // through createBackup's FAILED path by failing inside the archive step.
