@@ -19,7 +19,8 @@ export function instanceKey() {
 
 /**
  * Writes both files into `dir` (with its state/ and data/ directories). `k2hdkc`: more
- * [k2hdkc] lines after the common ones. Returns their paths.
+ * [k2hdkc] lines after the common ones; `httpPort`: the health endpoint's port (0 = off).
+ * Returns their paths.
  */
 export function writeGuestFiles(dir, o) {
   mkdirSync(join(dir, 'state'), { recursive: true, mode: 0o700 });
@@ -39,7 +40,9 @@ export function writeGuestFiles(dir, o) {
     '[k2hdkc]',
     `state_dir = ${join(dir, 'state')}`,
     `mount_point = ${join(dir, 'data')}`,
-    'http_port = 0',
+    // The health endpoint: off unless asked for (`httpPort`); a production guest has it on.
+    `http_port = ${o.httpPort ?? 0}`,
+    'http_host = 127.0.0.1',
     `log_level = ${o.logLevel}`,
     ...(o.k2hdkc ?? []),
     '',

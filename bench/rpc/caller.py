@@ -8,9 +8,12 @@ Run with Debian's /usr/bin/python3. Sub-commands (driven by run.mjs):
           stdin: {"instances": [{"id": ..., "key": ...}, ...]}
           writes W/trove.conf and W/trove.sqlite (see caller_env.py);
           stdout: {"conf_path": ...}
-  latency --conf C --instance ID --warmup N --calls N [--max-seconds S]
-          one thread, calls back to back (at most S seconds of timed
-          calls); stdout: a latency summary
+  latency --conf C --instance ID [--instance ID2 ...] --warmup N --calls N
+          [--max-seconds S]
+          one thread, calls back to back, interleaved across the instances
+          (A, B, C, A, B, C, ...) so that every guest meets the same machine
+          noise; N timed calls each, at most S seconds in all;
+          stdout: {"by_instance": {ID: latency summary}}
   load    --conf C --instance ID --threads T --warmup N --duration S
           T threads, each with its own API object; after the warm-up prints
           {"ready": true}, waits for a line on stdin, then every thread calls
@@ -95,23 +98,29 @@ def cmd_setup(args):
 
 def cmd_latency(args):
     caller_env.load_conf(args.conf)
-    api = make_api(args.instance)
-    warm_errors = warm_up(api, args.warmup)
-    samples, errors = [], 0
+    apis = [(instance, make_api(instance)) for instance in args.instance]
+    warm_errors = {instance: warm_up(api, args.warmup) for instance, api in apis}
+    samples = {instance: [] for instance, _ in apis}
+    errors = {instance: 0 for instance, _ in apis}
     # Bounded twice: by count and by time, so a slow guest cannot stall
     # the whole bench.
     deadline = time.perf_counter() + args.max_seconds
     for _ in range(args.calls):
         if time.perf_counter() > deadline:
             break
-        seconds, ok = ping_once(api)
-        if ok:
-            samples.append(seconds)
-        else:
-            errors += 1
-    out = summarize(samples)
-    out.update({'errors': errors, 'warmup_errors': warm_errors})
-    return out
+        for instance, api in apis:
+            seconds, ok = ping_once(api)
+            if ok:
+                samples[instance].append(seconds)
+            else:
+                errors[instance] += 1
+    by_instance = {}
+    for instance, _ in apis:
+        out = summarize(samples[instance])
+        out.update({'errors': errors[instance],
+                    'warmup_errors': warm_errors[instance]})
+        by_instance[instance] = out
+    return {'by_instance': by_instance}
 
 
 def cmd_load(args):
@@ -160,7 +169,8 @@ def parse(argv):
     for name in ('latency', 'load'):
         c = sub.add_parser(name)
         c.add_argument('--conf', required=True)
-        c.add_argument('--instance', required=True)
+        c.add_argument('--instance', required=True,
+                       action='append' if name == 'latency' else 'store')
         c.add_argument('--warmup', type=int, default=200)
     sub.choices['latency'].add_argument('--calls', type=int, default=2000)
     sub.choices['latency'].add_argument('--max-seconds', type=float,

@@ -1,9 +1,12 @@
-// bench/rpc: rpc_ping through Trove's own client against our agent, a Python reference guest
-// (oslo.messaging's RPC server + Trove's SecureSerializer) and a bare amqplib floor guest, all
-// on one broker in one run; prints latency, calls/s under 16 concurrent callers and guest RSS.
+// bench/rpc: rpc_ping through Trove's own client against our agent as a production guest runs
+// (health endpoint on), a Python reference guest (oslo.messaging's RPC server + Trove's
+// SecureSerializer) and a bare amqplib floor guest, all on one broker in one run; prints p50 and
+// p99 latency, calls/s under 16 concurrent callers and guest RSS beside issue 11's targets.
+// `--guests` may add `ours-off` (the agent with its endpoint off) as a further column.
 // `npm run bench:rpc [-- --help]`. A benchmark: it prints figures and never asserts timings.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +19,10 @@ import { instanceKey, writeGuestFiles } from '../lib/guest-files.mjs';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
 const CALLER = join(HERE, 'caller.py');
-const ALL_GUESTS = ['reference', 'ours', 'floor'];
+const ALL_GUESTS = ['reference', 'ours', 'floor', 'ours-off'];
+const DEFAULT_GUESTS = ['reference', 'ours', 'floor'];
+/** Our agent's columns: `ours` is the production configuration (health endpoint on). */
+const AGENT_GUESTS = new Set(['ours', 'ours-off']);
 
 const cli = benchArgs(
   {
@@ -30,10 +36,10 @@ const cli = benchArgs(
     'agent-root': { type: 'string', default: ROOT },
     // Extra node flags for our agent only (space-separated), e.g. to try V8 memory flags.
     'agent-node-args': { type: 'string', default: '' },
-    guests: { type: 'string', default: ALL_GUESTS.join(',') },
+    guests: { type: 'string', default: DEFAULT_GUESTS.join(',') },
   },
   'usage: node bench/rpc/run.mjs [--calls 2000] [--warmup 200] [--duration 5] [--procs 4] [--threads 4]\n' +
-    '       [--broker 127.0.0.1:5672] [--guests reference,ours,floor] [--agent-root DIR]\n' +
+    '       [--broker 127.0.0.1:5672] [--guests reference,ours,floor[,ours-off]] [--agent-root DIR]\n' +
     '       [--agent-node-args="--flag ..."] [--json] [--keep]\n' +
     'See bench/README.md. RabbitMQ user guest/guest; the broker must be on loopback.\n',
 );
@@ -53,8 +59,9 @@ const { amqpUrl: AMQP_URL, rabbitUrl: RABBIT_URL } = loopbackBroker(options.brok
 const progress = progressLog();
 
 /** Writes the two files Trove injects into a guest; both guests and our agent read them. */
-function writeGuestConfig(dir, id, key, exchange) {
+function writeGuestConfig(dir, id, key, exchange, httpPort) {
   return writeGuestFiles(dir, {
+    httpPort,
     rabbitUrl: RABBIT_URL,
     exchange,
     // Nothing is prepared, so no heartbeat is sent; a private name keeps it that way anyway.
@@ -67,8 +74,27 @@ function writeGuestConfig(dir, id, key, exchange) {
   });
 }
 
+/** A free loopback port for the health endpoint (asked of the kernel, then released). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** One GET of the health endpoint: shows the production column really serves it. */
+async function checkHealth(port) {
+  const response = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(5000) });
+  const body = await response.json().catch(() => ({}));
+  return { httpStatus: response.status, status: body.status ?? null, brokerConnected: body.broker_connected ?? null };
+}
+
 function guestCommand(name, files) {
-  if (name === 'ours') {
+  if (AGENT_GUESTS.has(name)) {
     const nodeArgs = cli['agent-node-args'].split(' ').filter(Boolean);
     const launcher = join(AGENT_ROOT, 'bin/k2hdkc-trove-agent');
     const confArgs = ['--config-file', files.agentConf, '--config-file', files.infoConf];
@@ -120,16 +146,18 @@ async function main() {
   const exchange = `trove-bench-${randomBytes(4).toString('hex')}`;
   const run = { startedAt, host: `${hostname()}, node ${process.version}`, options, guests: {}, notes: [] };
   const wanted = cli.guests.split(',').filter((g) => ALL_GUESTS.includes(g));
-  if (wanted.includes('ours') && !existsSync(join(AGENT_ROOT, 'dist/src/cli.js'))) {
+  if (wanted.some((g) => AGENT_GUESTS.has(g)) && !existsSync(join(AGENT_ROOT, 'dist/src/cli.js'))) {
     run.notes.push('ours skipped: dist/src/cli.js is missing (run `npm run build` first)');
-    wanted.splice(wanted.indexOf('ours'), 1);
+    for (const name of AGENT_GUESTS) if (wanted.includes(name)) wanted.splice(wanted.indexOf(name), 1);
   }
-  const guests = wanted.map((name) => {
+  const guests = [];
+  for (const name of wanted) {
     const id = randomUUID();
     const key = instanceKey();
-    const files = { ...writeGuestConfig(join(work, name), id, key, exchange), exchange };
-    return { name, id, key, files, notes: [], result: {} };
-  });
+    const httpPort = name === 'ours' ? await freePort() : 0;
+    const files = { ...writeGuestConfig(join(work, name), id, key, exchange, httpPort), exchange };
+    guests.push({ name, id, key, files, httpPort, notes: [], result: {} });
+  }
   const conn = await openBroker(AMQP_URL);
   progress(`work dir ${work}; guests ${wanted.join(', ')}`);
   try {
@@ -148,19 +176,25 @@ async function main() {
       try {
         await waitForConsumer(conn, `guestagent.${guest.id}`, 30_000, guest.daemon.exited);
         guest.up = true;
+        if (guest.httpPort !== 0) {
+          guest.result.health = await checkHealth(guest.httpPort).catch((error) => ({ error: error.message }));
+          if (guest.result.health.httpStatus !== 200) guest.notes.push(`health endpoint: ${JSON.stringify(guest.result.health)}`);
+        }
       } catch (error) {
         guest.notes.push(`did not start: ${error.message}\n${logTail(guest.daemon.logPath)}`);
       }
     }
     const live = guests.filter((g) => g.up);
-    const latencyArgs = (g) => [CALLER, 'latency', '--conf', setup.conf_path, '--instance', g.id, '--warmup', String(options.warmup), '--calls', String(options.calls), '--max-seconds', '30'];
-    for (const guest of live) {
-      progress(`latency: ${guest.name}`);
-      guest.result.latency = await runJson(PYTHON, latencyArgs(guest), { logPath: join(logDir, `latency-${guest.name}.log`), timeoutMs: 150_000 }).catch((error) => {
-        guest.notes.push(`latency: ${error.message}`);
-        return undefined;
-      });
-    }
+    // One caller, the guests' calls interleaved (A, B, C, A, ...): machine noise from the other
+    // work on this host falls on every column alike, which matters most for p99.
+    progress(`latency: ${live.map((g) => g.name).join(', ')} interleaved`);
+    const latencyArgs = [CALLER, 'latency', '--conf', setup.conf_path, ...live.flatMap((g) => ['--instance', g.id]),
+      '--warmup', String(options.warmup), '--calls', String(options.calls), '--max-seconds', String(30 * live.length)];
+    const latency = live.length === 0 ? null : await runJson(PYTHON, latencyArgs, { logPath: join(logDir, 'latency.log'), timeoutMs: 150_000 * live.length }).catch((error) => {
+      run.notes.push(`latency: ${error.message}`);
+      return null;
+    });
+    for (const guest of live) guest.result.latency = latency?.by_instance?.[guest.id];
     for (const guest of live) {
       progress(`load: ${guest.name}`);
       guest.result.load = await measureLoad(guest, setup.conf_path, logDir).catch((error) => {

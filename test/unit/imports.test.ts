@@ -71,6 +71,34 @@ function importsOf(file: string): string[] {
   });
 }
 
+/**
+ * What loading a file loads at once: its static imports that survive compilation (not
+ * `import type`, not a dynamic import()), as files inside src/ and as package names.
+ */
+function startupImportsOf(file: string): { files: string[]; packages: string[] } {
+  const text = readFileSync(file, 'utf8');
+  const statics = [...text.matchAll(/^(?:import|export)\s+(?!type\s)[^;]*?\bfrom\s+'([^']+)'|^import\s+'([^']+)'/gms)].map((m) => m[1] ?? m[2] ?? '');
+  return {
+    files: statics.filter((s) => s.startsWith('.')).map((s) => resolveImport(file, s) ?? s),
+    packages: statics.filter((s) => !s.startsWith('.') && !s.startsWith('node:')),
+  };
+}
+
+/** Every src/ file and package loaded, transitively, when `entry` is loaded. */
+function loadedAtStartup(entry: string): { files: Set<string>; packages: Set<string> } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (file: string): void => {
+    if (files.has(file)) return;
+    files.add(file);
+    const found = startupImportsOf(file);
+    found.packages.forEach((p) => packages.add(p));
+    found.files.forEach(visit);
+  };
+  visit(entry);
+  return { files, packages };
+}
+
 function unitOf(file: string): { prefix: string; rank: number } {
   const path = relative(SRC, file).replace(/\.ts$/, '');
   let best: { prefix: string; rank: number } | null = null;
@@ -140,5 +168,22 @@ describe('src/ imports', () => {
     ]);
     expect(upwardImports(bad)).toEqual(['src/rpc/server.ts (rpc, rank 4) imports src/guest/methods/table.ts (guest/methods, rank 11)']);
     expect(circlesOf(bad)).toEqual(['guest/methods/table.ts -> guest/methods/logs.ts -> guest/methods/table.ts']);
+  });
+});
+
+describe('what the agent loads when it starts', () => {
+  // A guest that never backs up, publishes a log or self-provisions never pays their memory
+  // (issue 11: the production guest's RSS); these load on first use (src/system/load-once.ts).
+  const loaded = loadedAtStartup(join(SRC, 'agent.ts'));
+  const files = [...loaded.files].map((f) => relative(SRC, f));
+
+  it('leaves out the backup pipeline, the Swift and Keystone clients and the log publisher', () => {
+    expect(files).toContain('guest/methods/backup.ts');
+    expect(files.filter((f) => /^(backup\/(create|restore|k2h-restore|swift|stream|archive)|keystone\/token-project|logs\/guest-logs)\.ts$/.test(f))).toEqual([]);
+  });
+
+  it('leaves out axios, tar, ajv and fastify', () => {
+    expect(loaded.packages).toContain('amqplib');
+    expect([...loaded.packages].filter((p) => /^(axios|tar|ajv|fastify)(\/|$)/.test(p))).toEqual([]);
   });
 });
