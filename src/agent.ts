@@ -48,9 +48,9 @@ export class Agent {
       log: log.child({ component: 'conductor' }),
       onHeartbeat: (ok) => this.metrics.onHeartbeat(ok),
     });
-    const contribution = DATASTORES[config.k2hdkc.datastore]({ config, conductor, beatNow: () => this.heartbeat.tickFresh(), log });
-    const { datastore } = contribution;
-    this.datastore = contribution;
+    // The datastore [k2hdkc] datastore names: its Datastore, method groups and background work.
+    this.datastore = DATASTORES[config.k2hdkc.datastore]({ config, conductor, beatNow: () => this.heartbeat.tickFresh(), log });
+    const { datastore } = this.datastore;
     this.heartbeat = new HeartbeatLoop({
       sender: conductor,
       statusProvider: () => datastore.status(),
@@ -76,7 +76,7 @@ export class Agent {
         // Logs go to stdout (the journal on a VM); there is no file for guest_log_list to publish.
         guestLogFile: null,
         prepare: this.prepare,
-        ...contribution.methods,
+        ...this.datastore.methods,
         log: log.child({ component: 'guest' }),
       }),
       log: log.child({ component: 'rpc' }),
