@@ -11,8 +11,10 @@ Run with Debian's /usr/bin/python3. Sub-commands (driven by run.mjs):
   latency --conf C --instance ID [--instance ID2 ...] --warmup N --calls N
           [--max-seconds S]
           one thread, calls back to back, interleaved across the instances
-          (A, B, C, A, B, C, ...) so that every guest meets the same machine
-          noise; N timed calls each, at most S seconds in all;
+          in rounds (one call to each, in a fresh random order every round)
+          so that every guest meets the same machine noise, and follows every
+          other guest equally often (a guest still busy after its reply slows
+          the next call on 2 cores); N timed calls each, at most S seconds;
           stdout: {"by_instance": {ID: latency summary}}
   load    --conf C --instance ID --threads T --warmup N --duration S
           T threads, each with its own API object; after the warm-up prints
@@ -27,6 +29,7 @@ Errors (GuestError on timeout or a failure) are counted, never raised.
 import argparse
 import json
 import os
+import random
 import sys
 import threading
 import time
@@ -105,10 +108,13 @@ def cmd_latency(args):
     # Bounded twice: by count and by time, so a slow guest cannot stall
     # the whole bench.
     deadline = time.perf_counter() + args.max_seconds
+    order = list(apis)
+    shuffler = random.Random(0x6b32)
     for _ in range(args.calls):
         if time.perf_counter() > deadline:
             break
-        for instance, api in apis:
+        shuffler.shuffle(order)
+        for instance, api in order:
             seconds, ok = ping_once(api)
             if ok:
                 samples[instance].append(seconds)

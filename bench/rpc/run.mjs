@@ -185,8 +185,9 @@ async function main() {
       }
     }
     const live = guests.filter((g) => g.up);
-    // One caller, the guests' calls interleaved (A, B, C, A, ...): machine noise from the other
-    // work on this host falls on every column alike, which matters most for p99.
+    // One caller, the guests' calls interleaved in rounds of one call each, in a random order per
+    // round: machine noise falls on every column alike (it matters most for p99), and no guest
+    // always follows the reference, which keeps working after its reply (caller.py).
     progress(`latency: ${live.map((g) => g.name).join(', ')} interleaved`);
     const latencyArgs = [CALLER, 'latency', '--conf', setup.conf_path, ...live.flatMap((g) => ['--instance', g.id]),
       '--warmup', String(options.warmup), '--calls', String(options.calls), '--max-seconds', String(30 * live.length)];
