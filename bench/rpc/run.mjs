@@ -196,6 +196,8 @@ async function main() {
       return null;
     });
     for (const guest of live) guest.result.latency = latency?.by_instance?.[guest.id];
+    // Before any load: what a guest that answers the odd call holds (most of a guest's life).
+    for (const guest of live) guest.result.memoryBeforeLoad = memoryKiB(guest.daemon.pid);
     for (const guest of live) {
       progress(`load: ${guest.name}`);
       guest.result.load = await measureLoad(guest, setup.conf_path, logDir).catch((error) => {

@@ -47,6 +47,7 @@ function rows(run) {
     row(`calls/s, ${procs * threads} callers (${procs} proc x ${threads} thr)`, (n) => load(n, 'callsPerSecond'), 0),
     row('  errors under load', (n) => load(n, 'errors'), 0, undefined, true),
     row('  guest CPU per call (ms)', cpuPerCall, 3),
+    row('VmRSS before the load (MiB)', (n) => (g(n).memoryBeforeLoad ? g(n).memoryBeforeLoad.rssKiB / MiB : null), 1),
     row('VmRSS after run (MiB)', (n) => mem(n, 'rssKiB'), 1, TARGETS.rss),
     row('VmHWM peak RSS (MiB)', (n) => mem(n, 'hwmKiB'), 1),
   ];
