@@ -58,15 +58,16 @@ class ChmpxShm {
     this.files = ['.chmpx', '.k2h'].map((ext) => chmpxFile(group, ctlport, ext));
     this.debug = debug;
     this.queues = [];
+    this.fds = [];
   }
 
   /** Creates the files (a crash's leftovers become .bup first) and the queues. */
   create() {
     for (const file of this.files) {
       if (fs.existsSync(file)) this.debug.msg('MoveFileToBackup(449)', `backup file ${moveToBackup(file)} made from ${file}.`);
-      const fd = fs.openSync(file, 'w', 0o666);
+      const fd = fs.openSync(file, 'w+', 0o666);
       fs.ftruncateSync(fd, file.endsWith('.chmpx') ? CHMPX_SHM_BYTES : 4096); // sparse, like the real mapping
-      fs.closeSync(fd);
+      this.fds.push(fd); // held open for the process's life, as the real one keeps them mapped
     }
     const dir = mqueueDir();
     if (dir === undefined) return;
@@ -82,6 +83,8 @@ class ChmpxShm {
 
   /** A clean exit: everything goes. */
   remove() {
+    for (const fd of this.fds) fs.closeSync(fd);
+    this.fds = [];
     for (const file of this.files) fs.rmSync(file, { force: true });
     for (const q of this.queues) {
       try {
@@ -92,6 +95,7 @@ class ChmpxShm {
       }
     }
     this.queues = [];
+    this.fds = [];
   }
 }
 
