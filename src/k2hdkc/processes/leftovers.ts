@@ -95,7 +95,7 @@ async function pathsInUse(): Promise<Set<string>> {
 export async function removeChmpxLeftovers(id: ChmpxIdentity, places: LeftoverPlaces, log: Logger): Promise<{ files: string[]; queues: string[] }> {
   const shmDir = await resolveShmDir(places.shmDir);
   const mqueueDir = places.mqueueDir ?? DEFAULT_MQUEUE_DIR;
-  const candidates = (await fs.readdir(shmDir).catch(() => [] as string[])).filter((name) => isChmpxShmFile(name, id));
+  const candidates = (await fs.readdir(shmDir).catch(() => [] as string[])).filter((name) => isChmpxShmFile(name, id)).sort();
   const queueNames = (await fs.readdir(mqueueDir).catch(() => [] as string[]))
     .filter((n) => n.startsWith(`${id.group}.`) && QUEUE_SUFFIX.test(n.slice(id.group.length)));
   if (candidates.length === 0 && queueNames.length === 0) return { files: [], queues: [] };
