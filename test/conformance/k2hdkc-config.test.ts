@@ -24,7 +24,7 @@ import { waitForConsumer } from './helpers/rabbit';
 // k2hdkc are the spec stand-ins, K2HR3 the API double (the node registers from 127.0.0.51).
 
 const ADDRESS = '127.0.0.51';
-const BASE_PORT = 30000 + (process.pid % 400) * 10;
+const BASE_PORT = 17000 + (process.pid % 300) * 10;
 const PORTS = chmpxPorts(BASE_PORT);
 const MiB = 1024 * 1024;
 /** tempauth's account is AUTH_test: publishing calls carry project id `test` and the Swift token. */
