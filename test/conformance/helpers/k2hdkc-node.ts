@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { K2hr3Provisioner, type ProvisionResult } from '../../../src/k2hr3/provision';
-import { antpickaxProgram } from '../../helpers/antpickax';
+import { antpickaxProgram, chmpxShmDir, chmpxShmFiles } from '../../helpers/antpickax';
 import { DBAAS_TEMPLATE, FAST, KEYSTONE_TOKEN } from '../../integration/k2hr3/helpers';
 import { REPO_ROOT, type AgentProcess } from './agent-process';
 import type { ConformanceEnv, Guest } from './env';
@@ -139,5 +139,15 @@ export function killDaemons(runDir: string | undefined): void {
       // already gone
     }
     for (const file of leftovers) rmSync(file, { force: true });
+  }
+  // Nodes of one test share GROUP and CTLPORT on this host, so a starting chmpx may have renamed
+  // another's file to *.bup; such copies are never in use.
+  const ini = path.join(runDir, '..', 'k2hdkc.ini');
+  const text = existsSync(ini) ? readFileSync(ini, 'utf8') : '';
+  const group = /^GROUP\s*=\s*(\S+)/m.exec(text)?.[1];
+  const ctlport = Number(/^SELFCTLPORT\s*=\s*(\d+)/m.exec(text)?.[1]);
+  if (group !== undefined && Number.isInteger(ctlport)) {
+    const dir = chmpxShmDir();
+    for (const f of chmpxShmFiles(group, ctlport, dir).filter((n) => n.includes('.bup'))) rmSync(path.join(dir, f), { force: true });
   }
 }
