@@ -23,6 +23,13 @@ const STRING_PATTERNS: Readonly<Record<string, { readonly pattern: RegExp; reado
   'extdata-url': { pattern: /^https?:\/\/[^\s]{1,4000}$/, what: 'an http(s) URL without spaces' },
 };
 
+/** Why a parameter has its limits, added to the message when a value is outside them. */
+const LIMIT_REASONS: Readonly<Record<string, string>> = {
+  'chmpx-server-port': 'chmpx keeps ports as signed 16-bit numbers and fails on higher ones',
+  'chmpx-server-ctlport': 'chmpx keeps ports as signed 16-bit numbers and fails on higher ones',
+  'chmpx-slave-ctlport': 'chmpx keeps ports as signed 16-bit numbers and fails on higher ones',
+};
+
 /** Parameters that are keys of the CHMPX/K2HDKC INI; applied to the INI K2HR3 serves (on restart). */
 export const INI_KEYS: Readonly<Record<string, { readonly section: 'GLOBAL' | 'K2HDKC'; readonly key: string }>> = {
   'chmpx-sockthreadcnt': { section: 'GLOBAL', key: 'SOCKTHREADCNT' },
@@ -67,8 +74,9 @@ function checkValue(rule: ConfigurationRule, raw: unknown): { value: SettingValu
     case 'float': {
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw.trim()) : Number.NaN;
       if (!Number.isFinite(n) || (rule.type === 'integer' && !Number.isInteger(n))) return { problem: `${name} must be ${rule.type === 'integer' ? 'an integer' : 'a number'}` };
-      if (rule.min !== undefined && n < rule.min) return { problem: `${name} must be at least ${rule.min} (got ${n})` };
-      if (rule.max !== undefined && n > rule.max) return { problem: `${name} must be at most ${rule.max} (got ${n})` };
+      const why = LIMIT_REASONS[name] === undefined ? '' : `: ${LIMIT_REASONS[name]}`;
+      if (rule.min !== undefined && n < rule.min) return { problem: `${name} must be at least ${rule.min} (got ${n})${why}` };
+      if (rule.max !== undefined && n > rule.max) return { problem: `${name} must be at most ${rule.max} (got ${n})${why}` };
       return { value: n };
     }
     case 'string': {

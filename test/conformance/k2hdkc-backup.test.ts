@@ -21,7 +21,7 @@ import type { BackupRow } from './helpers/trove-harness';
 // backup_info on a second node restores it. chmpx/k2hdkc/k2hlinetool are the spec stand-ins; the
 // K2HR3 double serves each node an INI whose K2HFILE lives in this test's directory.
 
-const BASE_PORT = 34000 + (process.pid % 500) * 10;
+const BASE_PORT = 14000 + (process.pid % 300) * 10;
 /** tempauth's account is AUTH_test: the request's project id is `test`, appended to swift_url. */
 const PROJECT = 'test';
 const SEGMENT = 1024 * 1024;

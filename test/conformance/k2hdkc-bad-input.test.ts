@@ -25,7 +25,7 @@ import type { FaultRow } from './helpers/trove-harness';
 // double's injection hook, a proxy's HTML page, a JSON body of another shape, a slow answer.
 // All agents run at once; one conductor serves the file.
 
-const BASE_PORT = 28000 + (process.pid % 300) * 30;
+const BASE_PORT = 6000 + (process.pid % 130) * 30;
 const PREVIOUS_INI = '# the previous INI\n';
 
 type CaseName = 'token401' | 'deny404' | 'garbage' | 'shape' | 'noslave' | 'ctlerror' | 'guard';

@@ -6,6 +6,7 @@ import type { ProvisionResult } from '../../src/k2hr3/provision';
 import { STOPPED_STATE_FILE } from '../../src/k2hdkc/stopped-state';
 import { K2hr3Double } from '../doubles/k2hr3';
 import { KEYSTONE } from '../integration/k2hr3/helpers';
+import { chmpxShmFiles, groupQueues, mqueueVisible } from '../helpers/antpickax';
 import { rawCtlport } from '../helpers/raw-ctlport';
 import type { AgentProcess } from './helpers/agent-process';
 import { useConformanceEnv, type Guest } from './helpers/env';
@@ -20,7 +21,7 @@ import { waitForConsumer } from './helpers/rabbit';
 // to the real trove-conductor; K2HR3 is the spec double, chmpx/k2hdkc the spec stand-ins.
 
 const ADDRESS = '127.0.0.61';
-const BASE_PORT = 40000 + (process.pid % 400) * 10;
+const BASE_PORT = 10000 + (process.pid % 400) * 10;
 const PORTS = chmpxPorts(BASE_PORT);
 
 const env = useConformanceEnv({ conductor: true });
@@ -31,6 +32,9 @@ describe('stop_db and the start after it, through Trove\'s client', () => {
   let guest: Guest;
   let agent: AgentProcess;
   let runDir = '';
+  let iniPath = '';
+  /** chmpx GROUP of the node, from the INI the agent wrote. */
+  const group = (): string => /^GROUP\s*=\s*(\S+)/m.exec(readFileSync(iniPath, 'utf8'))?.[1] ?? '';
 
   const registered = (): string[] => double.state.hostsOf(cluster.roleYrn).map((h) => h.cuk);
   const pidOf = (name: string): number => Number(readFileSync(path.join(runDir, `${name}.pid`), 'utf8'));
@@ -52,6 +56,7 @@ describe('stop_db and the start after it, through Trove\'s client', () => {
     const id = randomUUID();
     const dir = nodeDir(env, id);
     runDir = path.join(dir, 'run');
+    iniPath = path.join(dir, 'k2hdkc.ini');
     guest = await env.addGuest({
       secure: true,
       id,
@@ -66,6 +71,9 @@ describe('stop_db and the start after it, through Trove\'s client', () => {
     expect(sent).toMatchObject({ ok: true });
     await rowBecomes('healthy');
     expect(registered()).toEqual([guest.id]);
+    // Running, chmpx holds its shared memory (and queues): what a crash would leave behind.
+    expect(chmpxShmFiles(group(), PORTS.serverCtlport)).toHaveLength(2);
+    if (mqueueVisible()) expect(groupQueues(group()).length).toBeGreaterThan(0);
   });
   afterAll(async () => {
     await agent?.stop();
@@ -84,12 +92,54 @@ describe('stop_db and the start after it, through Trove\'s client', () => {
     await rowBecomes('shutdown');
   });
 
+  it('the stop did not crash chmpx: it exited on its SIGINT and left no shared memory, .bup copy or message queue', () => {
+    // Real chmpx dies with SIGSEGV when SIGINT follows its k2hdkc's exit at once (k2hdkc-observed.md).
+    const stops = agent.lines.filter((l) => l.process === 'chmpx' && l.msg === 'stopped');
+    expect(stops.length).toBeGreaterThan(0);
+    for (const stop of stops) expect(stop).toMatchObject({ exitCode: 0, signal: null });
+    expect(agent.lines.some((l) => l.msg === 'chmpx did not stop cleanly; its leftovers are removed at its next start')).toBe(false);
+    expect(chmpxShmFiles(group(), PORTS.serverCtlport)).toEqual([]);
+    expect(groupQueues(group())).toEqual([]);
+  });
+
   it('restart registers it again and replies once it is healthy', async () => {
     const reply = await env.harness.invoke(guest.id, guest.tenantId, 'restart');
     expect(reply).toEqual({ ok: true, result: null, cap_version: '1.1' });
     expect(registered()).toEqual([guest.id]);
     expect(await rawCtlport(ADDRESS, PORTS.serverCtlport, 'SELFSTATUS')).toMatch(/\[SERVICE IN\]\[UP\]/);
     expect(existsSync(marker())).toBe(false);
+    await rowBecomes('healthy');
+  });
+
+  it('a configuration port above 32767 is refused, naming the parameter and the limit, and nothing is kept', async () => {
+    const reply = await env.harness.invoke(guest.id, guest.tenantId, 'update_overrides', {
+      kwargs: { overrides: { 'chmpx-server-port': 32768 }, remove: false },
+    });
+    expect(reply.ok).toBe(false);
+    if (reply.ok) return;
+    expect(reply.error.message).toContain('chmpx-server-port must be at most 32767 (got 32768): chmpx keeps ports as signed 16-bit numbers');
+    const kept = path.join(guest.files.stateDir, 'overrides.json');
+    if (existsSync(kept)) expect(readFileSync(kept, 'utf8')).not.toContain('chmpx-server-port');
+  });
+
+  it('a chmpx killed (as by a crash) leaves its files and queues; the next start removes them and says so', async () => {
+    process.kill(agent.pid, 'SIGKILL');
+    await agent.stop();
+    const leftovers = chmpxShmFiles(group(), PORTS.serverCtlport);
+    const queues = groupQueues(group());
+    process.kill(pidOf('k2hdkc'), 'SIGTERM');
+    process.kill(pidOf('chmpx'), 'SIGKILL');
+    await waitFor('chmpx gone', async () => (processAlive(pidOf('chmpx')) ? undefined : true));
+    expect(chmpxShmFiles(group(), PORTS.serverCtlport)).toEqual(leftovers);
+    if (mqueueVisible()) expect(groupQueues(group())).toEqual(queues);
+    agent = env.startAgent(guest);
+    await waitForConsumer(guest.queue);
+    expect(await env.harness.invoke(guest.id, guest.tenantId, 'restart')).toMatchObject({ ok: true, result: null });
+    const cleaned = agent.lines.find((l) => l.msg === 'removed what an earlier chmpx left behind (a crash, or a kill)');
+    expect(cleaned).toMatchObject({ ctlport: PORTS.serverCtlport });
+    expect((cleaned?.queues as string[] | undefined)?.length ?? 0).toBe(queues.length);
+    expect(chmpxShmFiles(group(), PORTS.serverCtlport).filter((f) => f.includes('.bup'))).toEqual([]);
+    for (const q of queues) expect(groupQueues(group())).not.toContain(q);
     await rowBecomes('healthy');
   });
 

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import axios from 'axios';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { K2hr3Provisioner } from '../../src/k2hr3/provision';
+import { antpickaxProgram } from '../helpers/antpickax';
 import { rawCtlport } from '../helpers/raw-ctlport';
 import { DBAAS_TEMPLATE, FAST, nodes } from '../integration/k2hr3/helpers';
 import { ADMIN_TOKEN, ControlPlane, SWIFT_PROJECT } from './helpers/control-plane';
@@ -21,12 +22,11 @@ import { TroveRest, until, untilHealthy } from './helpers/trove-rest';
 const run = promisify(execFile);
 const KEYSTONE_TOKEN = 'e2e-keystone-token-not-a-secret';
 const VERSION = '1.0.16';
-const STAND_INS = path.join(REPO_ROOT, 'test/doubles/chmpx');
 
 const plane = new ControlPlane({
   bridge: true,
   keystone: { [KEYSTONE_TOKEN]: { user: 'alice', projects: ['demo', SWIFT_PROJECT] } },
-  guestConf: { k2hdkc: [`k2hlinetool_path = ${path.join(STAND_INS, 'k2hlinetool')}`, 'k2hr3_poll_seconds = 1'] },
+  guestConf: { k2hdkc: [`k2hlinetool_path = ${antpickaxProgram('k2hlinetool')}`, 'k2hr3_poll_seconds = 1'] },
 });
 let rest: TroveRest;
 let failed = false;
@@ -381,11 +381,11 @@ describe('6. Trove itself is untouched', () => {
 
 /** The stand-in data file's JSON form (test/doubles/chmpx/k2hlinetool), written through the tool. */
 async function k2hSet(file: string, key: string, value: string): Promise<void> {
-  await runWithInput(path.join(STAND_INS, 'k2hlinetool'), ['-f', file], `set ${key} ${value}\nquit\n`);
+  await runWithInput(antpickaxProgram('k2hlinetool'), ['-f', file], `set ${key} ${value}\nquit\n`);
 }
 
 async function k2hGet(file: string, key: string): Promise<string | null> {
-  const out = await runWithInput(path.join(STAND_INS, 'k2hlinetool'), ['-f', file, '-ro'], `print ${key}\nquit\n`);
+  const out = await runWithInput(antpickaxProgram('k2hlinetool'), ['-f', file, '-ro'], `print ${key}\nquit\n`);
   const match = new RegExp(`"${key}" => "(.*)"`).exec(out);
   return match?.[1] ?? null;
 }

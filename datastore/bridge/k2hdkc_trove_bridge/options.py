@@ -23,7 +23,8 @@ def _port_type():
         from trove.common.cfg import ListOfPortsType
         return ListOfPortsType
     except ImportError:
-        return types.Range(1, 65535)
+        # chmpx keeps ports as signed 16-bit numbers: nothing above 32767.
+        return types.Range(1, 32767)
 
 
 def build_opts(data=None):

@@ -84,10 +84,14 @@ function label(n: NodeConfig): string {
   return `[${n.kind === 'server' ? SECTION.SVRNODE : SECTION.SLVNODE}] #${n.ordinal}${n.name ? ` (${n.name})` : ''}`;
 }
 
+/** chmpx keeps ports in a C `short`: above this it listens on a negative port and exits (k2hdkc-observed.md). */
+export const CHMPX_MAX_PORT = 32767;
+
 function checkPort(what: string, raw: string | undefined, reasons: string[]): void {
   if (raw === undefined) return;
   const port = parseIniInt(raw);
-  if (port === undefined || port < 1 || port > 65535) reasons.push(`${what} '${raw}' is not a port number (1-65535)`);
+  if (port === undefined || port < 1 || port > 65535) reasons.push(`${what} '${raw}' is not a port number (1-${CHMPX_MAX_PORT})`);
+  else if (port > CHMPX_MAX_PORT) reasons.push(`${what} ${port} is above ${CHMPX_MAX_PORT}: chmpx keeps ports as signed 16-bit numbers and cannot listen on it`);
 }
 
 function checkNode(n: NodeConfig, idType: string, reasons: string[]): void {

@@ -16,6 +16,8 @@ export interface ChildSpec {
   /** stdout and stderr are appended here (mode 0640); unset = discarded. */
   readonly logFile?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** Runs before every spawn, restarts included (chmpx: remove what a crashed one left). */
+  readonly beforeSpawn?: () => Promise<void>;
 }
 
 /** Restart with exponential backoff; `maxCrashes` within `windowMs` is a crash loop and restarts stop. */
@@ -69,14 +71,17 @@ export class ChildSupervisor {
     }
   }
 
-  /** Sends the stop signal, then SIGKILL after `timeoutMs`; resolves when the process is gone. */
-  async stop(timeoutMs: number): Promise<void> {
+  /**
+   * Sends the stop signal, then SIGKILL after `timeoutMs`; resolves when the process is gone, with
+   * how it ended (undefined when it was not running).
+   */
+  async stop(timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null } | undefined> {
     this.wanted = false;
     this.clearRestart();
     const child = this.current;
     if (!child) {
       if (this.status !== 'stopped') this.setStopped();
-      return;
+      return undefined;
     }
     this.status = 'stopping';
     this.log.info({ process: this.spec.name, pid: child.pid, signal: this.spec.stopSignal }, 'stopping');
@@ -90,6 +95,7 @@ export class ChildSupervisor {
     }
     // The exit handler removes the pid file; callers may look at it as soon as stop() resolves.
     await this.exitHandled;
+    return { code: child.exitCode, signal: child.signalCode };
   }
 
   /** Kills the running daemon as if it had crashed (counts toward the crash loop, then restarts). */
@@ -100,6 +106,9 @@ export class ChildSupervisor {
   private async spawnOnce(): Promise<number> {
     let log: fs.FileHandle | undefined;
     let child: ChildProcess;
+    await this.spec.beforeSpawn?.().catch((err: Error) =>
+      this.log.warn({ process: this.spec.name, err: err.message }, 'preparing the start failed; starting anyway'),
+    );
     try {
       log = this.spec.logFile ? await fs.open(this.spec.logFile, 'a', 0o640) : undefined;
       const out = log ? log.fd : 'ignore';

@@ -1,6 +1,7 @@
 import type { Logger } from '../../log';
 import { ProcessError } from '../../errors';
 import type { CommandRunner } from '../../system/command';
+import { ensureDataFileDir, removeLeftoversFor, type LeftoverPlaces } from './leftovers';
 import type {
   NodeProcesses, NodeProcessesState, NodeRole, ProcessEvent, ProcessEventListener, ProcessName, ProcessState, WaitReady,
 } from './types';
@@ -18,6 +19,10 @@ export interface SystemdOptions {
   readonly readyTimeoutMs?: number;
   /** The whole `systemctl stop`; default 14 s, inside Trove's 15 s stop_db (the units' own timeouts are shorter). */
   readonly stopTimeoutMs?: number;
+  /** The INI the units run with (guest-image/systemd/); default /etc/antpickax/k2hdkc.ini. */
+  readonly iniPath?: string;
+  /** Where a crashed chmpx's files and queues are looked for before a start; false = leave them. */
+  readonly leftovers?: LeftoverPlaces | false;
 }
 
 /** systemctl exits 5 for a unit that is not loaded: a slave image has no k2hdkc.service. */
@@ -48,6 +53,10 @@ export class SystemdProcesses implements NodeProcesses {
     const units = this.unitsFor(role);
     // A unit that hit its start limit stays 'failed' and refuses to start until reset.
     await this.ctl(['reset-failed', ...units], [0, 1, NOT_LOADED]);
+    const iniPath = this.options.iniPath ?? '/etc/antpickax/k2hdkc.ini';
+    // What a crashed chmpx left (files in use by a running one are kept); the unit's
+    // ExecStartPre removes the .bup copies before systemd's own restarts as well.
+    if (this.options.leftovers !== false) await removeLeftoversFor(iniPath, this.options.leftovers ?? {}, this.options.log);
     await this.ctl(['start', this.units.chmpx]);
     const timeoutMs = this.options.readyTimeoutMs ?? 10_000;
     const timeout = AbortSignal.timeout(timeoutMs);
@@ -58,7 +67,10 @@ export class SystemdProcesses implements NodeProcesses {
       const why = timeout.aborted ? `did not answer within ${timeoutMs} ms` : `was not ready: ${(cause as Error).message}`;
       throw new ProcessError(`chmpx control port ${why}; see journalctl -u ${this.units.chmpx}`, { cause });
     }
-    if (role === 'server') await this.ctl(['start', this.units.k2hdkc]);
+    if (role === 'server') {
+      await ensureDataFileDir(iniPath, this.options.log);
+      await this.ctl(['start', this.units.k2hdkc]);
+    }
     this.options.log.info({ role, units }, 'node units started');
   }
 

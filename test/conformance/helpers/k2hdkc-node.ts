@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { K2hr3Provisioner, type ProvisionResult } from '../../../src/k2hr3/provision';
+import { antpickaxProgram, chmpxShmDir, chmpxShmFiles } from '../../helpers/antpickax';
 import { DBAAS_TEMPLATE, FAST, KEYSTONE_TOKEN } from '../../integration/k2hr3/helpers';
 import { REPO_ROOT, type AgentProcess } from './agent-process';
 import type { ConformanceEnv, Guest } from './env';
@@ -43,8 +44,9 @@ export function k2hdkcNodeOptions(
     node_name: address,
     ini_path: path.join(dir, 'k2hdkc.ini'),
     process_manager: 'supervisor',
-    chmpx_path: path.join(STANDINS, 'chmpx'),
-    k2hdkc_path: path.join(STANDINS, 'k2hdkc'),
+    // The stand-ins, or the installed programs with K2HDKC_TROVE_ANTPICKAX_BIN (test/helpers/antpickax.ts).
+    chmpx_path: antpickaxProgram('chmpx'),
+    k2hdkc_path: antpickaxProgram('k2hdkc'),
     run_dir: path.join(dir, 'run'),
     daemon_log_dir: path.join(dir, 'log'),
     manage_volume: 'false',
@@ -104,19 +106,48 @@ export function agentOutput(agent: AgentProcess): string {
 
 export { isAlive as processAlive } from '../../unit/k2hdkc/processes/helpers';
 
+/** The chmpx files and message queues `pid` holds open (killed, it cannot remove them itself). */
+function heldLeftovers(pid: number): string[] {
+  const held: string[] = [];
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      if (target.startsWith('/dev/mqueue/') || /\.(chmpx|k2h)$/.test(target)) held.push(target);
+      else if (/^\/[^/]+\.[0-9a-f]{16}$/.test(target)) held.push(path.join('/dev/mqueue', target));
+    }
+  } catch {
+    // gone already
+  }
+  return held;
+}
+
 /**
  * SIGKILLs the chmpx and k2hdkc whose pid files are in `runDir`: supervised daemons outlive the
  * agent (as on a VM), a test's must not. Stop the agent first, or its supervisor restarts them.
+ * chmpx's shared memory files and queues, which a kill leaves behind, are removed as well.
  */
 export function killDaemons(runDir: string | undefined): void {
   if (runDir === undefined || runDir === '') return;
   for (const name of ['chmpx', 'k2hdkc']) {
     const pidFile = path.join(runDir, `${name}.pid`);
     if (!existsSync(pidFile)) continue;
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    const leftovers = name === 'chmpx' ? heldLeftovers(pid) : [];
     try {
-      process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+      process.kill(pid, 'SIGKILL');
     } catch {
       // already gone
     }
+    for (const file of leftovers) rmSync(file, { force: true });
+  }
+  // Nodes of one test share GROUP and CTLPORT on this host, so a starting chmpx may have renamed
+  // another's file to *.bup; such copies are never in use.
+  const ini = path.join(runDir, '..', 'k2hdkc.ini');
+  const text = existsSync(ini) ? readFileSync(ini, 'utf8') : '';
+  const group = /^GROUP\s*=\s*(\S+)/m.exec(text)?.[1];
+  const ctlport = Number(/^SELFCTLPORT\s*=\s*(\d+)/m.exec(text)?.[1]);
+  if (group !== undefined && Number.isInteger(ctlport)) {
+    const dir = chmpxShmDir();
+    for (const f of chmpxShmFiles(group, ctlport, dir).filter((n) => n.includes('.bup'))) rmSync(path.join(dir, f), { force: true });
   }
 }

@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { antpickaxProgram } from '../../helpers/antpickax';
 import { startProcess, stopProcess, type Managed } from './processes';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
 const AGENT_BIN = path.join(REPO_ROOT, 'bin', 'k2hdkc-trove-agent');
-const STAND_INS = path.join(REPO_ROOT, 'test/doubles/chmpx');
 const VM_EXEC = path.join(__dirname, 'vm-exec.sh');
 /** Where the K2HDKC image keeps its data; every VM gets its own (a bind mount in its namespace). */
 export const IMAGE_DATA_DIR = '/var/lib/antpickax';
@@ -142,8 +142,8 @@ export class Hypervisor {
       'manage_volume = false',
       'raise_mqueue = false',
       'process_manager = supervisor',
-      `chmpx_path = ${path.join(STAND_INS, 'chmpx')}`,
-      `k2hdkc_path = ${path.join(STAND_INS, 'k2hdkc')}`,
+      `chmpx_path = ${antpickaxProgram('chmpx')}`,
+      `k2hdkc_path = ${antpickaxProgram('k2hdkc')}`,
       `ini_path = ${iniPath}`,
       `run_dir = ${dirs.runDir}`,
       `daemon_log_dir = ${dirs.logDir}`,

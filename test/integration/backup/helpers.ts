@@ -1,10 +1,12 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import axios from 'axios';
 import type { SwiftFixture } from '../../swift/fixture';
+import { antpickaxProgram } from '../../helpers/antpickax';
 
-export const K2HLINETOOL = resolve(__dirname, '../../doubles/chmpx/k2hlinetool');
+/** The k2hlinetool stand-in, or the installed one with K2HDKC_TROVE_ANTPICKAX_BIN. */
+export const K2HLINETOOL = antpickaxProgram('k2hlinetool');
 
 /** Runs a command (argument array) with optional stdin; rejects on a non-zero exit. */
 export async function runCommand(cmd: string, args: string[], opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Buffer> {

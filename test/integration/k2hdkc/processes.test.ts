@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import type { ProcessEvent } from '../../../src/k2hdkc/processes/types';
 import {
   fakeDaemon, fakeWaitReady, isAlive, readEvents, sinkLogger, started, waitFor,
 } from '../../unit/k2hdkc/processes/helpers';
+import { mqueueVisible } from '../../helpers/antpickax';
 import { rawCtlport } from '../../helpers/raw-ctlport';
 
 // The supervisor end to end: the small fake daemons (signals, crashes) and, when present, the
@@ -71,15 +72,23 @@ describe('ProcessSupervisor with fake daemons', () => {
 });
 
 describe.skipIf(!existsSync(join(DOUBLES, 'chmpx')))('ProcessSupervisor with the spec stand-ins', () => {
-  it('brings a one-server node to [SERVICE IN][UP] and stops chmpx (which ignores SIGTERM) cleanly', async () => {
+  it('brings a one-server node to [SERVICE IN][UP] and stops chmpx (which ignores SIGTERM) cleanly, without the stop crash', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'k2h-proc-standin-'));
     const host = '127.0.0.5';
     const base = 23000 + (process.pid % 400) * 10;
     const [port, ctlport, slavePort] = [base, base + 1, base + 2];
     const ini = join(dir, 'k2hdkc.ini');
+    const group = `PROCTEST${process.pid}`;
+    const shmDir = join(dir, 'antpickax');
+    mkdirSync(shmDir);
+    // What a crashed chmpx of this node left: renamed shared memory and a queue of its group.
+    const planted = [`${group}-${ctlport}.chmpx.bup`, `${group}-${ctlport}.k2h.bup.0`, `${group}-${ctlport}.chmpx`];
+    for (const f of planted) writeFileSync(join(shmDir, f), '');
+    const queue = `${group}.00000000deadbeef`;
+    if (mqueueVisible()) writeFileSync(join('/dev/mqueue', queue), '');
     // Hand-written in the DBaaS template's shape (spec §4, §8.10), so this test does not depend on src/k2hdkc/ini.
     writeFileSync(ini, [
-      '[GLOBAL]', 'FILEVERSION = 1', 'GROUP = PROCTEST', 'MODE = SERVER', 'CHMPXIDTYPE = CUSTOM', 'DELIVERMODE = hash',
+      '[GLOBAL]', 'FILEVERSION = 1', `GROUP = ${group}`, 'MODE = SERVER', 'CHMPXIDTYPE = CUSTOM', 'DELIVERMODE = hash',
       'REPLICA = 0', `PORT = ${port}`, `CTLPORT = ${ctlport}`, `SELFCTLPORT = ${ctlport}`, 'SELFCUK = cuk-p',
       'MQACK = no', 'AUTOMERGE = on', 'DOMERGE = on', '',
       '[SVRNODE]', `NAME = ${host}`, 'CUK = cuk-p', `PORT = ${port}`, `CTLPORT = ${ctlport}`, 'CUSTOM_ID_SEED = server-p', '',
@@ -96,9 +105,15 @@ describe.skipIf(!existsSync(join(DOUBLES, 'chmpx')))('ProcessSupervisor with the
       chmpx: { command: join(DOUBLES, 'chmpx') },
       k2hdkc: { command: join(DOUBLES, 'k2hdkc') },
       mqueue: false,
+      env: { ...process.env, CHMPX_DOUBLE_SHM_DIR: shmDir },
+      leftovers: { shmDir },
     });
     supervisors.push(supervisor);
     await supervisor.start('server');
+    const cleaned = lines.find((l) => l.msg === 'removed what an earlier chmpx left behind (a crash, or a kill)');
+    expect(cleaned).toMatchObject({ group, ctlport, files: planted.map((f) => join(shmDir, f)).sort() });
+    if (mqueueVisible()) expect(cleaned?.queues).toEqual([`/${queue}`]);
+    expect(readdirSync(shmDir).filter((f) => f.includes('.bup'))).toEqual([]);
     const status = await waitFor(async () => {
       const reply = await ctl(host, ctlport, 'SELFSTATUS').catch(() => '');
       return /\[SERVICE IN\]\[UP\]\[n\/a\]\[Nothing\]\[NoSuspend\]/.test(reply) ? reply : undefined;
@@ -111,5 +126,10 @@ describe.skipIf(!existsSync(join(DOUBLES, 'chmpx')))('ProcessSupervisor with the
     expect(existsSync(join(dir, 'data', 'k2hdkc.k2h'))).toBe(true);
     // SIGTERM for k2hdkc and SIGINT for chmpx were enough: no escalation to SIGKILL.
     expect(lines.some((l) => String(l.msg).includes('SIGKILL'))).toBe(false);
+    // chmpx got its SIGINT only after it had seen k2hdkc leave: a clean exit, which removes its
+    // shared memory and queues (a crash would leave them, k2hdkc-observed.md "Stopping").
+    expect(lines.find((l) => l.process === 'chmpx' && l.msg === 'stopped')).toMatchObject({ exitCode: 0, signal: null });
+    expect(readdirSync(shmDir).filter((f) => f.startsWith(`${group}-`))).toEqual([]);
+    if (mqueueVisible()) expect(readdirSync('/dev/mqueue').filter((q) => q.startsWith(`${group}.`))).toEqual([]);
   });
 });

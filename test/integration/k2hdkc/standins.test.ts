@@ -1,11 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CtlportError } from '../../../src/errors';
 import { CtlportClient, probeHealth, type AllStatus, type SelfStatus } from '../../../src/k2hdkc/ctlport';
 import { composeIni, writeIniAtomically } from '../../../src/k2hdkc/ini';
+import { removeGroupLeftovers } from '../../helpers/antpickax';
 
 // The chmpx / k2hdkc stand-ins driven through the agent's own ctlport client and INI writer.
 // Each node binds its own loopback address (127.0.0.2, .3), as the spec's multi-node tests do.
@@ -62,7 +63,14 @@ describe('chmpx / k2hdkc stand-ins through the ctlport client', () => {
   const ini = (n: Node): string => join(dir, `${n.seed}.ini`);
   const client = (n: Node): CtlportClient => new CtlportClient({ host: n.host, port: CTLPORT });
   const run = (bin: string, n: Node): ChildProcess => {
-    const child = spawn(join(DOUBLES, bin), ['-conf', ini(n), '-dfile', join(dir, `${bin}-${n.seed}.log`)], { stdio: 'ignore' });
+    // -d err: both are silent by default, like the real ones. Each node its own shared memory
+    // directory: on one host they would otherwise share <GROUP>-<CTLPORT>.chmpx.
+    const shmDir = join(dir, `shm-${n.seed}`);
+    mkdirSync(shmDir, { recursive: true });
+    const child = spawn(join(DOUBLES, bin), ['-conf', ini(n), '-d', 'err', '-dfile', join(dir, `${bin}-${n.seed}.log`)], {
+      stdio: 'ignore',
+      env: { ...process.env, CHMPX_DOUBLE_SHM_DIR: shmDir },
+    });
     children.push(child);
     return child;
   };
@@ -85,6 +93,7 @@ describe('chmpx / k2hdkc stand-ins through the ctlport client', () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
     await Promise.all(children.map(exitOf));
+    removeGroupLeftovers('STANDINS', []);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -79,10 +79,20 @@ describe('validateSettings', () => {
     const message = (error as Error).message;
     expect(message).toContain('maxthread is not a K2HDKC configuration parameter');
     expect(message).toContain('k2hdkc-maxthread must be at least 1 (got 0)');
-    expect(message).toContain('chmpx-server-port must be at most 65535 (got 70000)');
+    expect(message).toContain('chmpx-server-port must be at most 32767 (got 70000)');
     expect(message).toContain('chmpx-retrycnt must be an integer');
     expect(message).toContain('chmpx-suspend-merge must be a boolean');
     expect(message).toContain('cluster-name must be letters');
+  });
+
+  it('refuses ports above 32767, naming the parameter, the limit and why (chmpx keeps ports in a signed short)', () => {
+    for (const name of ['chmpx-server-port', 'chmpx-server-ctlport', 'chmpx-slave-ctlport']) {
+      expect(() => validateSettings({ [name]: 32768 }, 'overrides')).toThrow(
+        `Invalid overrides: ${name} must be at most 32767 (got 32768): chmpx keeps ports as signed 16-bit numbers and fails on higher ones.`,
+      );
+      expect(validateSettings({ [name]: 32767 }, 'overrides')[name]).toBe(32767);
+      expect(validateSettings({ [name]: '1' }, 'overrides')[name]).toBe(1);
+    }
   });
 
   it('refuses a minimum thread count above the maximum', () => {
@@ -103,7 +113,8 @@ describe('parseConfigContents', () => {
   });
 
   it('refuses a bad value of a known parameter', () => {
-    expect(() => parseConfigContents('chmpx-server-ctlport = 80\n')).toThrow(/config_contents: chmpx-server-ctlport must be at least 1024/);
+    expect(() => parseConfigContents('chmpx-server-ctlport = 0\n')).toThrow(/config_contents: chmpx-server-ctlport must be at least 1 \(got 0\)/);
+    expect(() => parseConfigContents('chmpx-server-port = 40000\n')).toThrow(/config_contents: chmpx-server-port must be at most 32767 \(got 40000\)/);
   });
 });
 

@@ -120,7 +120,7 @@ describe('reset_configuration', () => {
     const t = setup();
     await invoke(t.byName.get('reset_configuration'), { configuration: { config_contents: 'chmpx-server-port = 9020\n' } });
     expect(t.saved).toEqual(['chmpx-server-port = 9020\n']);
-    await expect(invoke(t.byName.get('reset_configuration'), { configuration: { config_contents: 'chmpx-server-port = 1\n' } })).rejects.toThrow(/at least 1024/);
+    await expect(invoke(t.byName.get('reset_configuration'), { configuration: { config_contents: 'chmpx-server-port = 32768\n' } })).rejects.toThrow(/at most 32767/);
     expect(t.saved).toHaveLength(1);
   });
 });

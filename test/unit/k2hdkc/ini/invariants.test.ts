@@ -45,12 +45,18 @@ describe('checkInvariants', () => {
     expect(reasons(SERVER.replace(/^MQACK .*$/m, 'MQACK = yes')).join('\n')).toMatch(/found 'yes'/);
   });
 
+  it('reports ports above 32767, which chmpx wraps to negative numbers', () => {
+    const out = reasons(SERVER.replace(/^PORT( +)= 8020$/m, 'PORT$1= 40000'));
+    expect(out.some((r) => /PORT 40000 is above 32767: chmpx keeps ports as signed 16-bit numbers/.test(r))).toBe(true);
+    expect(reasons(SERVER.replace(/^PORT( +)= 8020$/m, 'PORT$1= 32767')).some((r) => r.includes('32767'))).toBe(false);
+  });
+
   it('reports bad ports, missing CUSTOM_ID_SEED and duplicate servers', () => {
     const text = SERVER.replace('CTLPORT             = 8021\nCUSTOM_ID_SEED      = node-c.example.local', 'CTLPORT = 70000')
       .replace('NAME                = node-b.example.local', 'NAME = node-a.example.local')
       .replace('CUSTOM_ID_SEED      = node-b.example.local', 'CUSTOM_ID_SEED = node-a.example.local');
     const out = reasons(text);
-    expect(out).toContain("[SVRNODE] #3 (node-c.example.local) CTLPORT '70000' is not a port number (1-65535)");
+    expect(out).toContain("[SVRNODE] #3 (node-c.example.local) CTLPORT '70000' is not a port number (1-32767)");
     expect(out).toContain('[SVRNODE] #3 (node-c.example.local) has no CUSTOM_ID_SEED, required with CHMPXIDTYPE=CUSTOM');
     expect(out).toContain('[SVRNODE] #2 (node-a.example.local) duplicates [SVRNODE] #1 (node-a.example.local) (same NAME, PORT and CTLPORT)');
     expect(out).toContain(

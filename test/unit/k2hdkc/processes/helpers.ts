@@ -21,6 +21,8 @@ export interface DaemonEvent {
   signal?: string;
   code?: number;
   port?: number;
+  /** Date.now() when it was recorded. */
+  at: number;
 }
 
 /** The stand-in daemons' JSON-lines event log. */

@@ -81,6 +81,24 @@ describe('ProcessSupervisor', () => {
     expect(await t.supervisor.state()).toEqual({ role: 'server', chmpx: 'stopped', k2hdkc: 'stopped' });
   });
 
+  it('pauses between k2hdkc\'s exit and chmpx\'s SIGINT, so chmpx sees its client leave (SIGINT at once crashes the real one)', async () => {
+    const t = setup({ options: { chmpxSettleMs: 300 } });
+    await startServer(t);
+    await t.supervisor.stop();
+    const ev = readEvents(t.events);
+    const k2hdkcExit = ev.find((e) => e.name === 'k2hdkc' && e.event === 'exit');
+    const chmpxSigint = ev.find((e) => e.name === 'chmpx' && e.event === 'signal' && e.signal === 'SIGINT');
+    expect(chmpxSigint!.at - k2hdkcExit!.at).toBeGreaterThanOrEqual(300);
+    expect(t.lines.some((l) => l.msg === 'chmpx did not stop cleanly; its leftovers are removed at its next start')).toBe(false);
+  });
+
+  it('warns when chmpx ended by a signal other than its SIGINT (a crash leaves files and queues behind)', async () => {
+    const t = setup({ chmpxArgs: ['--listen', '0', '--ignore-all'], options: { stopTimeoutMs: { chmpx: 100 }, chmpxSettleMs: 0 } });
+    await startServer(t);
+    await t.supervisor.stop();
+    expect(t.lines.find((l) => l.msg === 'chmpx did not stop cleanly; its leftovers are removed at its next start')).toMatchObject({ signal: 'SIGKILL' });
+  });
+
   it('escalates to SIGKILL when a daemon ignores its stop signal', async () => {
     const t = setup({
       chmpxArgs: ['--listen', '0', '--ignore-all'],
