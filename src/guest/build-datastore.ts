@@ -68,6 +68,7 @@ export function buildDatastore(config: AgentConfig, log: Logger): BuiltDatastore
     prepareTimeoutMs: k2hdkc.prepareTimeoutMs,
     healthPollMs: k2hdkc.healthPollMs,
     k2hr3PollMs: k2hdkc.k2hr3PollMs,
+    ring: { checkMs: k2hdkc.ringCheckMs, startGraceMs: k2hdkc.startGraceMs },
     log: managerLog,
   });
   const restoreDeps = { config: config.backup, mountPoint: agent.mountPoint, runner };
