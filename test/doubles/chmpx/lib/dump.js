@@ -6,7 +6,8 @@
 const { statusWord, lastUpdate } = require('./status');
 
 function block(indent, rows) {
-  const width = Math.max(...rows.filter((r) => Array.isArray(r)).map(([k]) => k.length), 0) + 1;
+  // chmpx pads names to a fixed column (`suspend automerge    = no`), wider only for longer names.
+  const width = Math.max(21, ...rows.filter((r) => Array.isArray(r)).map(([k]) => k.length + 1));
   const pad = ' '.repeat(indent);
   return rows.map((r) => (Array.isArray(r) ? `${pad}${r[0].padEnd(width)}= ${r[1]}` : `${pad}${r}`));
 }

@@ -7,7 +7,7 @@
 //   otherwise it forms a ring of its own (and goes SERVICE IN alone once its k2hdkc attaches).
 //   Servers started within ~0.3 s of each other both form rings of their own.
 // - Separately formed rings that later meet (an INI reload lists the other side) conflict: 5–20 s
-//   later the node that found the other ring adopts that ring's view of itself, i.e. it is
+//   later the node that found the other ring (not the one it once refused) adopts that ring's view of itself, i.e. it is
 //   demoted to [SERVICE OUT][UP] (0x11), logging `PxComReceiveStatusRes(...) : self status
 //   changed from ... to ...`, and stays there until SERVICEIN is sent to its own control port.
 // - A ring "is operating" while any of its members is in [ADD] or [DELETE]; SERVICEOUT is then
@@ -40,6 +40,8 @@ class Peering {
     /** key → {s, ringId, keys} of the peers last seen in this node's ring. */
     this.members = new Map();
     this.refusedBy = new Set();
+    /** Peers that ever refused this node: it went on alone, so it is the other side that finds the conflict. */
+    this.refusedOnce = new Set();
     this.conflict = undefined;
     this.timer = undefined;
     state.joinPlan = () => this.joinPlan();
@@ -77,6 +79,7 @@ class Peering {
         if (r && r.refused) {
           if (!this.refusedBy.has(key)) this.log(`[ERR]: RawConnectServer(1224) : Connected to ${node.name}:${node.port}, but could not allow from this server.`);
           this.refusedBy.add(key);
+          this.refusedOnce.add(key);
           return undefined;
         }
         this.refusedBy.delete(key);
@@ -103,7 +106,7 @@ class Peering {
         this.record(seen);
         return;
       }
-      if (mine.ring === 'SERVICE IN' && !this.conflict) {
+      if (mine.ring === 'SERVICE IN' && !this.conflict && !this.refusedOnce.has(p.key)) {
         const ms = between(CONFLICT_MS);
         this.log(`server ${p.key} answers from another ring; the rings conflict`);
         this.conflict = { key: p.key, timer: setTimeout(() => this.resolveConflict(p.node), ms) };
