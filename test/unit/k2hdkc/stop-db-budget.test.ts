@@ -35,7 +35,7 @@ function chmpxControlPort(
       const command = data.toString('utf8').trim();
       commands.push(command);
       if (command.startsWith('SERVICEOUT ') && (refusals.length > 0 || refuseForever !== undefined)) {
-        socket.end(refusals.shift() ?? refuseForever);
+        socket.end(refusals.shift() ?? refuseForever ?? '');
       } else if (command.startsWith('SERVICEOUT ')) {
         out = afterServiceOut === 'SERVICE OUT';
         socket.end('SUCCEED\n');
