@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cleanUp, openBroker, waitForConsumer } from '../rpc/lib/broker.mjs';
 import { logTail, startDaemon, stopDaemon } from '../rpc/lib/procs.mjs';
-import { standInStartup } from './lib/standins.mjs';
+import { ctl, standInStartup } from './lib/standins.mjs';
 import { TroveHarness } from './lib/trove.mjs';
 import { benchArgs, loopbackBroker, progressLog } from '../lib/args.mjs';
 import { instanceKey, writeGuestFiles } from '../lib/guest-files.mjs';
@@ -40,12 +40,14 @@ const PHASES = [
 const cli = benchArgs(
   {
     runs: { type: 'string', default: '10' },
+    // 3-member clusters created at once (issue 10): prepare casts -> every member SERVICE IN in one ring.
+    'cluster-runs': { type: 'string', default: '3' },
     // Unset = the agent's default ([k2hdkc] health_poll_ms, 200 ms), what a guest runs with.
     'health-poll-ms': { type: 'string' },
     broker: { type: 'string', default: '127.0.0.1:5672' },
     address: { type: 'string', default: '127.0.0.91' },
   },
-  'usage: node bench/prepare/run.mjs [--runs 10] [--health-poll-ms N] [--broker 127.0.0.1:5672]\n' +
+  'usage: node bench/prepare/run.mjs [--runs 10] [--cluster-runs 3] [--health-poll-ms N] [--broker 127.0.0.1:5672]\n' +
     '       [--address 127.0.0.91] [--json] [--keep]\n' +
     'See bench/README.md. Needs `npm run build`, RabbitMQ (guest/guest) on loopback and python3-trove.\n',
 );
@@ -80,8 +82,8 @@ function writeGuestConfig(dir, o) {
       'datastore = k2hdkc',
       'mode = server',
       `extdata_url = ${o.extdataUrl}`,
-      `local_address = ${cli.address}`,
-      `node_name = ${cli.address}`,
+      `local_address = ${o.address ?? cli.address}`,
+      `node_name = ${o.address ?? cli.address}`,
       `ini_path = ${join(dir, 'k2hdkc.ini')}`,
       'process_manager = supervisor',
       `chmpx_path = ${join(STANDINS, 'chmpx')}`,
@@ -184,13 +186,78 @@ async function oneRun(i, ctx) {
   }
 }
 
+/** The addresses of a 3-member cluster run: the next three after --address. */
+function memberAddresses() {
+  const [p1, p2, p3, p4] = cli.address.split('.').map(Number);
+  return [1, 2, 3].map((k) => `${p1}.${p2}.${p3}.${p4 + k}`);
+}
+
+/** Server Status words of an ALLSTATUS reply. */
+const ringWords = (all) => [...String(all ?? '').matchAll(/Server Status\s*= 0x[0-9a-f]+\(SAFE -> ([^)]*)\)/g)].map((m) => m[1]);
+const HEALTHY_WORD = '[SERVICE IN][UP][n/a][Nothing][NoSuspend]';
+
+/**
+ * One 3-member cluster created at once, as Trove's cluster create does: three agents, three
+ * prepare casts with cluster_config sent together; the figure is the time from the first cast
+ * until every member's ALLSTATUS shows three servers, all SERVICE IN (one ring). The agents run
+ * with their defaults (k2hr3_poll_seconds 10): a member starts once the others list it.
+ */
+async function oneClusterRun(i, ctx) {
+  const { harness, double, Provisioner, conn, work, exchange, conductorQueue } = ctx;
+  const tenantId = 'bench';
+  const addresses = memberAddresses();
+  const cluster = await new Provisioner({ apiUrl: double.url, timeoutMs: 5000 }).provision(KEYSTONE_TOKEN, {
+    tenant: 'demo', cluster: `benchring${randomBytes(3).toString('hex')}`, template: readFileSync(TEMPLATE, 'utf8'), mode: 'server', ports: PORTS,
+  });
+  const members = [];
+  try {
+    for (const address of addresses) {
+      const id = randomUUID();
+      const key = instanceKey();
+      const dir = join(work, `cluster-${i}-${address}`);
+      await harness.request('add_instance', { instance_id: id, key, tenant_id: tenantId });
+      const files = writeGuestConfig(dir, { id, key, tenantId, exchange, conductorQueue, address, extdataUrl: double.extdataUrlFor(cluster.roleYrn).url });
+      const agentLog = join(dir, 'agent.log');
+      const agent = startDaemon(join(ROOT, 'bin/k2hdkc-trove-agent'), ['--config-file', files.agentConf, '--config-file', files.infoConf], agentLog);
+      ctx.ids.push(id);
+      members.push({ id, dir, address, agent, agentLog });
+    }
+    for (const m of members) await waitForConsumer(conn, `guestagent.${m.id}`, 30_000, m.agent.exited);
+    const castAt = Date.now();
+    const sent = await Promise.all(members.map((m) => harness.request('invoke', {
+      instance_id: m.id, tenant_id: tenantId, method: 'prepare', cap: 'latest', notification: false, low_timeout: null,
+      kwargs: { memory_mb: 512, packages: '', databases: [], users: [], mount_point: join(m.dir, 'data'), ds_version: '1.0.14', cluster_config: { id: `bench-${i}`, instance_type: 'member' } },
+    })));
+    for (const s of sent) if (!s.ok) throw new Error(`prepare cast failed: ${JSON.stringify(s.error)}`);
+    const deadline = Date.now() + 120_000;
+    let readyAt = null;
+    for (;;) {
+      const views = await Promise.all(members.map((m) => ctl(m.address, PORTS.serverCtlport, 'ALLSTATUS')));
+      const now = Date.now();
+      if (views.every((v) => { const w = ringWords(v); return w.length === 3 && w.every((x) => x === HEALTHY_WORD); })) {
+        readyAt ??= now;
+        break;
+      }
+      if (now > deadline) throw new Error(`no ring of 3 after 120 s:\n${logTail(members[2].agentLog)}`);
+      await sleep(20);
+    }
+    const rows = await Promise.all(members.map((m) => harness.request('status', { instance_id: m.id })));
+    for (const m of members) {
+      await harness.request('invoke', { instance_id: m.id, tenant_id: tenantId, method: 'stop_db', kwargs: {}, cap: 'latest', notification: false, low_timeout: null }).catch(() => undefined);
+    }
+    return { ring: readyAt - castAt, rows: rows.map((r) => r?.status_description) };
+  } finally {
+    for (const m of members) await stopDaemon(m.agent);
+  }
+}
+
 /** Nearest-rank percentile. */
 function pct(values, p) {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
 }
 
-function report(runs, meta) {
+function report(runs, meta, clusterRuns = []) {
   const ms = (v) => (v === null || v === undefined ? '-' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
   const row = (label, values, extra = '') => {
     const vs = values.filter((v) => v !== null && v !== undefined);
@@ -209,6 +276,9 @@ function report(runs, meta) {
     ...PHASES.map(([name, , what]) => row(`    agent: ${what}`, runs.map((r) => r.phases[name]))),
     row('    agent done -> conductor row healthy', runs.map((r) => r.agentToConductor)),
     row('Trove API.prepare (queue + cast; not counted)', runs.map((r) => r.troveApiPrepare)),
+    ...(clusterRuns.length === 0
+      ? []
+      : [row(`3-member cluster at once: casts -> one ring of 3 (${clusterRuns.length} runs)`.slice(0, 43), clusterRuns.map((r) => r.ring), 'every member SERVICE IN in one ring')]),
     '',
     `old integration (k2hdkctrove.sh, spec k2hr3-chmpx-k2hdkc.md §3.3): >= ${OLD_FIXED_WAITS_S} s of fixed sleeps alone ` +
       '(15 s after registering + 30 s first loop wait + 10 s after chmpx + 10 s after k2hdkc)',
@@ -229,7 +299,7 @@ async function main() {
   await double.start();
   const harness = new TroveHarness(join(ROOT, 'test/trove/harness.py'), join(work, 'trove'));
   const conn = await openBroker(AMQP_URL);
-  const ctx = { harness, double, Provisioner: K2hr3Provisioner, conn, work, exchange, conductorQueue, ids: [] };
+  const ctx = { harness, double, Provisioner: K2hr3Provisioner, conn, work, exchange, conductorQueue, ids: [], clusterRuns: [] };
   const runs = [];
   const notes = [];
   progress(`work dir ${work}`);
@@ -237,6 +307,16 @@ async function main() {
     await harness.request('init', { workdir: join(work, 'trove'), transport_url: RABBIT_URL, control_exchange: exchange, conductor_queue: conductorQueue });
     await harness.request('start_conductor');
     progress('trove-conductor up');
+    for (let i = 0; i < Number(cli['cluster-runs']); i++) {
+      try {
+        const r = await oneClusterRun(i, ctx);
+        ctx.clusterRuns.push(r);
+        progress(`cluster run ${i + 1}: one ring of 3 after ${Math.round(r.ring)} ms (rows: ${r.rows.join(', ')})`);
+      } catch (error) {
+        notes.push(`cluster run ${i + 1}: ${error.message}`);
+        progress(`cluster run ${i + 1} failed: ${error.message}`);
+      }
+    }
     for (let i = 0; i < RUNS; i++) {
       try {
         const r = await oneRun(i, ctx);
@@ -260,11 +340,11 @@ async function main() {
     await double.stop();
   }
   const meta = { host: `${hostname()}, node ${process.version}`, load: loadavg().map((l) => l.toFixed(1)).join(' ') };
-  if (runs.length > 0) process.stdout.write(`${report(runs, meta)}\n`);
+  if (runs.length > 0) process.stdout.write(`${report(runs, meta, ctx.clusterRuns)}\n`);
   for (const note of notes) process.stdout.write(`note: ${note}\n`);
   if (cli.keep || notes.length > 0) process.stdout.write(`work dir kept: ${work}\n`);
   else rmSync(work, { recursive: true, force: true });
-  if (cli.json) process.stdout.write(`${JSON.stringify({ meta, runs, notes })}\n`);
+  if (cli.json) process.stdout.write(`${JSON.stringify({ meta, runs, clusterRuns: ctx.clusterRuns, notes })}\n`);
   if (runs.length === 0) process.exitCode = 1;
 }
 

@@ -207,6 +207,8 @@ function compile(values: Record<string, Record<string, Typed>>, merged: Map<stri
       prepareTimeoutMs: int('k2hdkc', 'prepare_timeout_seconds') * 1000,
       healthPollMs: int('k2hdkc', 'health_poll_ms'),
       k2hr3PollMs: (values['k2hdkc']?.['k2hr3_poll_ms'] as number | null) ?? int('k2hdkc', 'k2hr3_poll_seconds') * 1000,
+      ringCheckMs: (values['k2hdkc']?.['ring_check_ms'] as number | null) ?? int('k2hdkc', 'ring_check_seconds') * 1000,
+      startGraceMs: int('k2hdkc', 'start_grace_seconds') * 1000,
       keystone: { authUrl: optStr('service_credentials', 'auth_url'), regionName: str('service_credentials', 'region_name') },
     },
     backup: {

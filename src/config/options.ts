@@ -101,6 +101,11 @@ export const OPTIONS: readonly OptionDef[] = [
   // Live reconfiguration: seconds between K2HR3 reads (0 = off); k2hr3_poll_ms overrides it (tests).
   { section: AGENT, key: 'k2hr3_poll_seconds', type: 'integer', default: 10, minimum: 0, maximum: 86400 },
   { section: AGENT, key: 'k2hr3_poll_ms', type: 'integer', default: null, minimum: 50, maximum: 86400000 },
+  // Ring self-heal: seconds between checks for a [SERVICE OUT][UP] node (ring_check_ms overrides it, tests).
+  { section: AGENT, key: 'ring_check_seconds', type: 'integer', default: 5, minimum: 1, maximum: 3600 },
+  { section: AGENT, key: 'ring_check_ms', type: 'integer', default: null, minimum: 50, maximum: 3600000 },
+  // Start gate: how long a member registered earlier may stay silent before it is taken for dead.
+  { section: AGENT, key: 'start_grace_seconds', type: 'integer', default: 45, minimum: 1, maximum: 3600 },
 ];
 
 /** Sections whose unknown keys are ignored (Trove's guest config carries many options we do not use). */

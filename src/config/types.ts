@@ -98,6 +98,10 @@ export interface K2hdkcConfig {
   readonly healthPollMs: number;
   /** Mean ms between K2HR3 reads for live reconfiguration; 0 = off. */
   readonly k2hr3PollMs: number;
+  /** Ms between ring self-heal checks (a [SERVICE OUT][UP] node gets SERVICEIN). */
+  readonly ringCheckMs: number;
+  /** How long the start gate waits for a silent member registered before this one. */
+  readonly startGraceMs: number;
   /**
    * Keystone, asked for the user token's project name when the prepare context lacks it
    * (self-provisioning): `[service_credentials] auth_url`, used when the context's catalog has no

@@ -140,6 +140,7 @@ export function buildK2hdkcNode(config: AgentConfig, log: Logger): K2hdkcNode {
     prepareTimeoutMs: k2hdkc.prepareTimeoutMs,
     healthPollMs: k2hdkc.healthPollMs,
     k2hr3PollMs: k2hdkc.k2hr3PollMs,
+    ring: { checkMs: k2hdkc.ringCheckMs, startGraceMs: k2hdkc.startGraceMs },
     log: managerLog,
   });
   const restoreDeps = { config: config.backup, mountPoint: agent.mountPoint, runner };

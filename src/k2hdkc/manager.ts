@@ -16,6 +16,10 @@ import type { K2hdkcManagerOptions, NodePrepareRequest } from './manager-options
 import { selfEndpoint, sleep, waitUntil, type SelfEndpoint } from './node-ops';
 import type { NodeProcesses } from './processes/types';
 import type { IniPoller } from './reconfigure';
+import { ringMembers, type RingMember } from './ring/members';
+import { checkRing } from './ring/ring-health';
+import { isStuckOut, RingHealer } from './ring/self-heal';
+import { waitForTurn } from './ring/start-gate';
 import { deregisterNode, serviceOut, serviceOutDeadline } from './scale-in';
 import { overlayLastServed, overlayServed } from './served-ini';
 import { clearStopped, markStopped, readStopped, startupAction, type StartupAction } from './stopped-state';
@@ -32,6 +36,8 @@ export class K2hdkcManager {
   private crashed = false;
   /** Follows K2HR3 while the node runs (issue 3 item 6). */
   private poller: IniPoller | null = null;
+  /** Services the node in again when chmpx leaves it [SERVICE OUT][UP] (issue 10 item 1). */
+  private healer: RingHealer | null = null;
 
   constructor(private readonly options: K2hdkcManagerOptions) {
     this.processes = options.createProcesses((signal) => this.waitCtlport(signal));
@@ -63,17 +69,56 @@ export class K2hdkcManager {
     await this.running(boot);
   }
 
-  /** Health right now; 'crashed' once the process manager gave up on a crash loop. */
+  /**
+   * Health right now; 'crashed' once the process manager gave up on a crash loop. A server is
+   * `healthy` only in service in a ring that has every registered member in it (members that
+   * are down excepted); `blocked` when it is [SERVICE OUT][UP] with k2hdkc running.
+   */
   async status(signal?: AbortSignal): Promise<NodeHealth> {
     if (this.crashed) return 'crashed';
     const endpoint = await this.loadEndpoint();
     if (endpoint === null) return 'shutdown';
     const state = await this.processes.state();
+    const k2hdkcRunning = this.options.role === 'server' && state.role !== null ? state.k2hdkc === 'running' : undefined;
+    return this.nodeHealth(endpoint, signal, k2hdkcRunning);
+  }
+
+  /** probeHealth, then for a server the ring check; logs a change of reason once. */
+  private async nodeHealth(endpoint: SelfEndpoint, signal: AbortSignal | undefined, k2hdkcRunning: boolean | undefined, strict = false): Promise<NodeHealth> {
     const probe = await probeHealth(this.client(endpoint), this.options.role, {
       ...(signal ? { signal } : {}),
-      ...(this.options.role === 'server' && state.role !== null ? { k2hdkcRunning: state.k2hdkc === 'running' } : {}),
+      ...(k2hdkcRunning === undefined ? {} : { k2hdkcRunning }),
     });
-    return probe.health;
+    if (strict) refusedOrFalse(probe.error);
+    if (this.options.role !== 'server' || probe.self === undefined) return probe.health;
+    if (probe.health !== 'healthy') {
+      return isStuckOut(probe.self.status) && k2hdkcRunning !== false ? this.unhealthy('blocked', `this node is ${probe.self.status.text}: out of service`) : probe.health;
+    }
+    const all = await this.client(endpoint).allStatus(signal).catch(() => undefined);
+    if (all === undefined) return this.unhealthy('running', 'chmpx did not answer ALLSTATUS');
+    const ring = await checkRing(all, await this.members(endpoint), (m) => this.hostOf(m, endpoint), signal);
+    if (!ring.ok) return this.unhealthy('running', ring.why);
+    this.lastUnhealthy = '';
+    return 'healthy';
+  }
+
+  private lastUnhealthy = '';
+
+  private unhealthy(health: NodeHealth, why: string): NodeHealth {
+    if (why !== this.lastUnhealthy) this.options.log.info({ health }, `node not healthy: ${why}`);
+    this.lastUnhealthy = why;
+    return health;
+  }
+
+  /** The servers of the INI on disk, in registration order. */
+  private async members(endpoint: SelfEndpoint): Promise<RingMember[]> {
+    const text = await fs.readFile(this.options.iniPath, 'utf8').catch(() => '');
+    return ringMembers(parseIni(text), { ctlport: endpoint.port, seed: endpoint.seed });
+  }
+
+  /** Where a member's control port answers: this node's own through ctlport_host, the others at their NAME. */
+  private hostOf(m: RingMember, endpoint: SelfEndpoint): string {
+    return m.isSelf ? endpoint.host : m.name;
   }
 
   /**
@@ -183,11 +228,13 @@ export class K2hdkcManager {
     this.follow(boot);
   }
 
-  /** Stops live reconfiguration (stop_db, agent shutdown); idempotent. */
+  /** Stops live reconfiguration and the ring self-heal (stop_db, agent shutdown); idempotent. */
   async stopFollowing(): Promise<void> {
     const poller = this.poller;
+    const healer = this.healer;
     this.poller = null;
-    await poller?.stop();
+    this.healer = null;
+    await Promise.all([poller?.stop(), healer?.stop()]);
   }
 
   /** SUSPENDMERGE / NOSUSPENDMERGE on this node's control port (ring-wide in chmpx). */
@@ -198,8 +245,26 @@ export class K2hdkcManager {
     return reply;
   }
 
+  /** Starts the ring self-heal of a server unless it runs already. */
+  private heal(): void {
+    if (this.options.role !== 'server' || this.healer !== null) return;
+    const ring = this.options.ring ?? {};
+    this.healer = new RingHealer({
+      client: async () => {
+        const endpoint = await this.loadEndpoint();
+        return endpoint === null ? null : this.client(endpoint, 1000);
+      },
+      k2hdkcRunning: async () => (await this.processes.state()).k2hdkc === 'running',
+      intervalMs: ring.checkMs ?? 5000,
+      maxAttempts: ring.healAttempts ?? 5,
+      log: this.options.log.child({ component: 'ring' }),
+    });
+    this.healer.start();
+  }
+
   /** Starts the K2HR3 poller for this bootstrap unless it runs already or polling is off. */
   private follow(boot: ExtdataBootstrap): void {
+    this.heal();
     const { options } = this;
     const intervalMs = options.k2hr3PollMs ?? 0;
     if (intervalMs <= 0 || this.poller !== null) return;
@@ -275,13 +340,33 @@ export class K2hdkcManager {
     this.options.log.info({ iniPath: this.options.iniPath, written, ctlport: this.endpoint }, 'INI in place');
   }
 
-  /** Starts both processes (restarts them if `restartRunning` and they run) and waits for healthy; clears a crash loop. */
+  /**
+   * Starts both processes (stops them first if `restartRunning` and they run) and waits for
+   * healthy; clears a crash loop. A server starts only in its turn (ring/start-gate.ts), so the
+   * cluster forms one ring whatever order its members start in.
+   */
   private async startAndWait(signal: AbortSignal, { restartRunning = false } = {}): Promise<void> {
-    await this.requireIni();
+    const endpoint = await this.requireIni();
     this.crashed = false;
-    if (restartRunning && (await this.processes.state()).role !== null) await this.processes.restart(signal);
-    else await this.processes.start(this.options.role, signal);
+    if (restartRunning && (await this.processes.state()).role !== null) await this.processes.stop();
+    if (this.options.role === 'server') await this.waitTurn(endpoint, signal);
+    await this.processes.start(this.options.role, signal);
     await this.waitHealthy(signal);
+  }
+
+  private async waitTurn(endpoint: SelfEndpoint, signal: AbortSignal): Promise<void> {
+    const boot = await loadBootstrap(this.options.stateDir);
+    const pollMs = this.options.k2hr3PollMs ?? 0;
+    await waitForTurn({
+      members: () => this.members(endpoint),
+      host: (m) => this.hostOf(m, endpoint),
+      ...(boot === null || pollMs <= 0 ? {} : { refresh: (s: AbortSignal) => this.refreshIni(boot, s) }),
+      refreshEveryMs: pollMs,
+      pollMs: Math.max(this.options.healthPollMs, 250),
+      graceMs: this.options.ring?.startGraceMs ?? 45_000,
+      signal,
+      log: this.options.log.child({ component: 'ring' }),
+    });
   }
 
   private async waitHealthy(signal: AbortSignal): Promise<void> {
@@ -289,9 +374,7 @@ export class K2hdkcManager {
     let last: NodeHealth = 'shutdown';
     const reached = await waitUntil(signal, this.options.healthPollMs, async () => {
       if (this.crashed) throw new ProcessError('chmpx or k2hdkc kept crashing while the node was starting; see their logs.');
-      const probe = await probeHealth(this.client(endpoint), this.options.role, { signal });
-      refusedOrFalse(probe.error);
-      last = probe.health;
+      last = await this.nodeHealth(endpoint, signal, undefined, true);
       return last === 'healthy';
     });
     if (!reached) {

@@ -34,6 +34,8 @@ const PREPARE_ABORT_WAIT_MS = 3000;
 const HEALTH_TO_STATUS: Readonly<Record<NodeHealth, ServiceStatus>> = {
   healthy: STATUS.HEALTHY,
   running: STATUS.RUNNING,
+  // Up with k2hdkc attached but out of service ([SERVICE OUT][UP]): not serving, self-heal at work.
+  blocked: STATUS.BLOCKED,
   shutdown: STATUS.SHUTDOWN,
   crashed: STATUS.CRASHED,
 };

@@ -8,7 +8,7 @@ import { isServingServer, isUpSlave, type ChmpxStatus } from './status-word';
  * How a node is doing, in Trove's words (the lead maps it to the conductor's ServiceStatus).
  * `crashed` is never returned here: only the process supervisor sees a crash loop.
  */
-export type NodeHealth = 'healthy' | 'running' | 'shutdown' | 'crashed';
+export type NodeHealth = 'healthy' | 'running' | 'blocked' | 'shutdown' | 'crashed';
 
 /** What is known about the node when deciding its health. */
 export interface HealthInput {

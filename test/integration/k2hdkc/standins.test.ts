@@ -81,9 +81,11 @@ describe('chmpx / k2hdkc stand-ins through the ctlport client', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'k2h-standins-'));
     for (const n of [a, b]) await writeIniAtomically(ini(n), iniFor(n, [a, b], dir), { role: 'server' });
+    // One after the other: servers started together form rings of their own (standins-ring.test.ts).
     chmpxA = run('chmpx', a);
+    await waitFor(() => client(a).selfStatus(), () => true, `chmpx ${a.host}`);
     chmpxB = run('chmpx', b);
-    for (const n of [a, b]) await waitFor(() => client(n).selfStatus(), () => true, `chmpx ${n.host}`);
+    await waitFor(() => client(b).selfStatus(), () => true, `chmpx ${b.host}`);
     run('k2hdkc', a);
     run('k2hdkc', b);
   });

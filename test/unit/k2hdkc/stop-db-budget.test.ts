@@ -11,14 +11,22 @@ import { sinkLogger } from './processes/helpers';
 // stop_db's wait for [SERVICE OUT] (issue 3 item 6): bounded by what Trove's 15 s leave after the
 // deregistration and the stop, and logged either way. The control port here is a chmpx whose
 // SELFSTATUS is the observed server reply (fixture); after SERVICEOUT it either goes
-// [SERVICE OUT] or, stuck, stays [SERVICE IN].
+// [SERVICE OUT] or, stuck, stays [SERVICE IN]. SERVICEOUT may first be refused with the replies
+// real chmpx gave (k2hdkc-observed.md "Replies not listed before"): while the ring merges, and on
+// a one-server ring.
+const OPERATING = 'ERROR: Could not change status, because server is operating now.\n';
+const ALONE = 'ERROR: Failed to send status notice to other servers.\n';
 
 const SELFSTATUS = readFileSync(join(__dirname, '../../fixtures/k2hdkc/selfstatus-server.txt'), 'utf8');
 const ADDRESS = '127.0.0.1';
 const GUEST = 'inst-stop-budget';
 
 /** A control port answering SELFSTATUS from the fixture and SERVICEOUT with SUCCEED. */
-function chmpxControlPort(afterServiceOut: 'SERVICE OUT' | 'SERVICE IN'): Promise<{ server: Server; port: number; commands: string[] }> {
+function chmpxControlPort(
+  afterServiceOut: 'SERVICE OUT' | 'SERVICE IN',
+  refusals: string[] = [],
+  refuseForever?: string,
+): Promise<{ server: Server; port: number; commands: string[] }> {
   const commands: string[] = [];
   let out = false;
   const server = createServer((socket) => {
@@ -26,7 +34,9 @@ function chmpxControlPort(afterServiceOut: 'SERVICE OUT' | 'SERVICE IN'): Promis
     socket.once('data', (data) => {
       const command = data.toString('utf8').trim();
       commands.push(command);
-      if (command.startsWith('SERVICEOUT ')) {
+      if (command.startsWith('SERVICEOUT ') && (refusals.length > 0 || refuseForever !== undefined)) {
+        socket.end(refusals.shift() ?? refuseForever ?? '');
+      } else if (command.startsWith('SERVICEOUT ')) {
         out = afterServiceOut === 'SERVICE OUT';
         socket.end('SUCCEED\n');
       } else if (command === 'SELFSTATUS') {
@@ -82,7 +92,7 @@ describe('stop_db scale-in wait', () => {
     expect(ctl.commands[0]).toBe(`SERVICEOUT node-a:${ctl.port}:node-a`);
     expect(ctl.commands.slice(1)).toContain('SELFSTATUS');
     expect(events).toEqual(['stopped']);
-    expect(lines.find((l) => l['msg'] === 'node serviced out')).toMatchObject({ ring: 'SERVICE OUT' });
+    expect(lines.find((l) => l['msg'] === 'node serviced out')).toMatchObject({ result: 'out', attempts: 1, lastReply: 'SUCCEED (last seen SERVICE OUT)' });
     expect(lines.some((l) => l['level'] === 'warn')).toBe(false);
   });
 
@@ -94,12 +104,48 @@ describe('stop_db scale-in wait', () => {
     // stop_db always deregisters: the wait gets 14 s - 6 s (stop) - 3 s (deregistration) at most.
     await m.stopDb();
     expect(events).toEqual(['stopped']);
-    const sent = lines.find((l) => l['msg'] === 'SERVICEOUT sent; waiting for [SERVICE OUT]');
+    const sent = lines.find((l) => l['msg'] === 'SERVICEOUT accepted; waiting for [SERVICE OUT]');
     expect(sent?.['waitMs']).toBeLessThanOrEqual(5000);
-    const warning = lines.find((l) => typeof l['msg'] === 'string' && (l['msg'] as string).startsWith('node still [SERVICE IN] after the'));
-    expect(warning).toMatchObject({ level: 'warn', ring: 'SERVICE IN' });
-    expect(warning?.['msg']).toMatch(/stop_db leaves for SERVICEOUT; stopping it without a completed scale-in/);
+    const warning = lines.find((l) => typeof l['msg'] === 'string' && (l['msg'] as string).startsWith('node accepted SERVICEOUT but did not reach'));
+    expect(warning).toMatchObject({ level: 'warn', result: 'timeout', lastReply: 'SUCCEED (last seen SERVICE IN)' });
+    expect(warning?.['msg']).toMatch(/stopping without a completed scale-in/);
     // Polled until the end of the wait, not given up after one look.
     expect(ctl.commands.filter((c) => c === 'SELFSTATUS').length).toBeGreaterThan(3);
+  });
+
+  it('retries SERVICEOUT while the ring merges ("operating now") and then waits for [SERVICE OUT]', async () => {
+    const ctl = await chmpxControlPort('SERVICE OUT', [OPERATING, OPERATING, OPERATING]);
+    server = ctl.server;
+    const events: string[] = [];
+    const { m, lines } = manager(ctl.port, events);
+    await m.stopDb();
+    expect(ctl.commands.filter((c) => c.startsWith('SERVICEOUT ')).length).toBeGreaterThanOrEqual(4);
+    expect(events).toEqual(['stopped']);
+    expect(lines.some((l) => l['msg'] === 'SERVICEOUT refused while the ring merges; retrying within the stop_db budget')).toBe(true);
+    expect(lines.find((l) => l['msg'] === 'node serviced out')).toMatchObject({ result: 'out' });
+  });
+
+  it('a ring that merges for the whole budget: SERVICEOUT retried until the budget is spent, reported, node stopped', async () => {
+    const ctl = await chmpxControlPort('SERVICE IN', [], OPERATING);
+    server = ctl.server;
+    const events: string[] = [];
+    const { m, lines } = manager(ctl.port, events);
+    await m.stopDb();
+    expect(events).toEqual(['stopped']);
+    const busy = lines.find((l) => l['result'] === 'busy');
+    expect(busy).toMatchObject({ level: 'warn', lastReply: OPERATING.trim() });
+    expect(busy?.['attempts']).toBeGreaterThan(3);
+    expect(ctl.commands.filter((c) => c === 'SELFSTATUS')).toEqual([]);
+  });
+
+  it('a one-server ring ("Failed to send status notice"): no wait, reported, node stopped', async () => {
+    const ctl = await chmpxControlPort('SERVICE IN', [ALONE]);
+    server = ctl.server;
+    const events: string[] = [];
+    const { m, lines } = manager(ctl.port, events);
+    await m.stopDb();
+    expect(events).toEqual(['stopped']);
+    expect(lines.find((l) => l['result'] === 'alone')).toMatchObject({ level: 'info', attempts: 1, lastReply: ALONE.trim() });
+    expect(ctl.commands.filter((c) => c === 'SELFSTATUS')).toEqual([]);
   });
 });
