@@ -1,12 +1,13 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { once } from 'node:events';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, isIP, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { HostBridge } from './bridge';
-import { registerNode, unregisterNode } from './registry';
+import { connectTcp, registerNode, unregisterNode } from './registry';
 
 const run = promisify(execFile);
 const RELAY = path.join(__dirname, 'relay.js');
@@ -64,9 +65,20 @@ export interface NetNode {
   readonly namespace: string;
   /** `nsenter` + arguments that run `command args` inside the node (network and IPC namespace). */
   command(command: string, args: readonly string[]): { command: string; args: string[] };
+  /**
+   * An executable that runs `program` with its arguments inside the node: for code under test
+   * that spawns a program by path (the supervisor's chmpx/k2hdkc).
+   */
+  wrap(program: string): string;
+  /**
+   * For code under test that runs in the test process itself (an in-process manager and its
+   * ctlport client): `address:port` on the host leads to the same port inside the node.
+   */
+  exposeOnHost(ports: readonly number[]): Promise<void>;
 }
 
 interface NodeState extends NetNode {
+  readonly hostListeners: Server[];
   readonly relay: ChildProcess;
   readonly relayPid: number;
   readonly dialSocket: string;
@@ -193,6 +205,7 @@ export class NodeNetwork {
     if (node === undefined) return;
     this.nodes.delete(address);
     unregisterNode(address);
+    for (const server of node.hostListeners) server.close();
     await ip(['-n', this.hub, 'link', 'del', node.hubPort]).catch(() => undefined);
     node.relay.disconnect?.();
     await destroyNamespace(node.namespace);
@@ -226,7 +239,37 @@ export class NodeNetwork {
       command: 'nsenter',
       args: [`--net=${NETNS_DIR}/${namespace}`, `--ipc=/proc/${relayPid}/ns/ipc`, '--', cmd, ...args],
     });
-    return { address, namespace, command, relay, relayPid, dialSocket, hubPort };
+    const hostListeners: Server[] = [];
+    const wrap = (program: string): string => {
+      const file = path.join(this.dir, `${hubPort}-${path.basename(program)}`);
+      const { command: cmd, args } = command(program, []);
+      const quoted = [cmd, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+      writeFileSync(file, `#!/bin/sh\n# ${program} inside node ${address} (test/helpers/netns)\nexec ${quoted} "$@"\n`, { mode: 0o700 });
+      chmodSync(file, 0o700);
+      return file;
+    };
+    const exposeOnHost = async (ports: readonly number[]): Promise<void> => {
+      for (const port of ports) {
+        const server = createServer((client) => {
+          client.pause();
+          client.on('error', () => undefined);
+          connectTcp(address, port).then((target) => {
+            client.pipe(target);
+            target.pipe(client);
+            target.on('error', () => client.destroy());
+            target.on('close', () => client.end());
+            client.on('close', () => target.end());
+            client.resume();
+            target.resume();
+          }, () => client.destroy());
+        });
+        // Only the test's own address on the host: other runs' addresses and ports stay free.
+        server.listen(port, address);
+        await once(server, 'listening');
+        hostListeners.push(server);
+      }
+    };
+    return { address, namespace, command, wrap, exposeOnHost, hostListeners, relay, relayPid, dialSocket, hubPort };
   }
 
   private relayForward(node: NodeState, port: number): Promise<void> {
