@@ -1,7 +1,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, isIP, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -72,13 +72,34 @@ export interface NetNode {
   wrap(program: string): string;
   /**
    * For code under test that runs in the test process itself (an in-process manager and its
-   * ctlport client): `address:port` on the host leads to the same port inside the node.
+   * ctlport client): `address:port` on the host leads to the same port inside the node. The
+   * host side listens only while something inside the node listens on that port (checked every
+   * 50 ms), so a stopped daemon's port refuses connections on the host too.
    */
   exposeOnHost(ports: readonly number[]): Promise<void>;
 }
 
+/** True when a socket in the network namespace of `pid` listens on TCP `port` (any address, v4 or v6). */
+function listensIn(pid: number, port: number): boolean {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const table of ['tcp', 'tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(`/proc/${pid}/net/${table}`, 'utf8');
+    } catch {
+      return false;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] === '0A' && f[1]?.endsWith(`:${hex}`)) return true;
+    }
+  }
+  return false;
+}
+
 interface NodeState extends NetNode {
-  readonly hostListeners: Server[];
+  readonly hostListeners: Set<Server>;
+  readonly timers: NodeJS.Timeout[];
   readonly relay: ChildProcess;
   readonly relayPid: number;
   readonly dialSocket: string;
@@ -205,6 +226,7 @@ export class NodeNetwork {
     if (node === undefined) return;
     this.nodes.delete(address);
     unregisterNode(address);
+    for (const timer of node.timers) clearInterval(timer);
     for (const server of node.hostListeners) server.close();
     await ip(['-n', this.hub, 'link', 'del', node.hubPort]).catch(() => undefined);
     node.relay.disconnect?.();
@@ -239,7 +261,8 @@ export class NodeNetwork {
       command: 'nsenter',
       args: [`--net=${NETNS_DIR}/${namespace}`, `--ipc=/proc/${relayPid}/ns/ipc`, '--', cmd, ...args],
     });
-    const hostListeners: Server[] = [];
+    const hostListeners = new Set<Server>();
+    const timers: NodeJS.Timeout[] = [];
     const wrap = (program: string): string => {
       const file = path.join(this.dir, `${hubPort}-${path.basename(program)}`);
       const { command: cmd, args } = command(program, []);
@@ -248,9 +271,8 @@ export class NodeNetwork {
       chmodSync(file, 0o700);
       return file;
     };
-    const exposeOnHost = async (ports: readonly number[]): Promise<void> => {
-      for (const port of ports) {
-        const server = createServer((client) => {
+    const hostListener = (port: number): Server => {
+      const server = createServer((client) => {
           client.pause();
           client.on('error', () => undefined);
           connectTcp(address, port).then((target) => {
@@ -261,15 +283,41 @@ export class NodeNetwork {
             client.on('close', () => target.end());
             client.resume();
             target.resume();
-          }, () => client.destroy());
+          }, () => client.resetAndDestroy());
         });
-        // Only the test's own address on the host: other runs' addresses and ports stay free.
-        server.listen(port, address);
-        await once(server, 'listening');
-        hostListeners.push(server);
+      return server;
+    };
+    const exposeOnHost = async (ports: readonly number[]): Promise<void> => {
+      for (const port of ports) {
+        let server: Server | null = null;
+        const sync = async (): Promise<void> => {
+          const listening = listensIn(relayPid, port);
+          if (listening && server === null) {
+            const opened = hostListener(port);
+            server = opened;
+            hostListeners.add(opened);
+            // Only the test's own address on the host: other runs' addresses and ports stay free.
+            opened.listen(port, address);
+            await once(opened, 'listening').catch(() => undefined);
+          } else if (!listening && server !== null) {
+            const closing = server;
+            server = null;
+            hostListeners.delete(closing);
+            closing.close();
+          }
+        };
+        await sync();
+        let busy = false;
+        const timer = setInterval(() => {
+          if (busy) return;
+          busy = true;
+          void sync().finally(() => (busy = false));
+        }, 50);
+        timer.unref();
+        timers.push(timer);
       }
     };
-    return { address, namespace, command, wrap, exposeOnHost, hostListeners, relay, relayPid, dialSocket, hubPort };
+    return { address, namespace, command, wrap, exposeOnHost, hostListeners, timers, relay, relayPid, dialSocket, hubPort };
   }
 
   private relayForward(node: NodeState, port: number): Promise<void> {
