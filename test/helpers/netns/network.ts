@@ -1,4 +1,4 @@
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -58,6 +58,12 @@ export async function removeStaleNamespaces(): Promise<string[]> {
   for (const ns of stale) await destroyNamespace(ns);
   return stale;
 }
+
+/** Networks not closed yet: removed synchronously if the process exits first. */
+const live = new Set<NodeNetwork>();
+process.once('exit', () => {
+  for (const network of live) network.removeNowSync();
+});
 
 /** One node ("VM"): its namespace, its address on its own lo, and the relay that anchors it. */
 export interface NetNode {
@@ -151,7 +157,21 @@ export class NodeNetwork {
       await network.close();
       throw error;
     }
+    live.add(network);
     return network;
+  }
+
+  /** Last resort when the process exits without close() (a crashed test file): delete synchronously. */
+  removeNowSync(): void {
+    for (const ns of [...[...this.nodes.values()].map((n) => n.namespace), this.hub]) {
+      try {
+        const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', timeout: 5000 }).split(/\s+/).filter((p) => /^\d+$/.test(p));
+        for (const pid of pids) process.kill(Number(pid), 'SIGKILL');
+        execFileSync('ip', ['netns', 'del', ns], { timeout: 5000, stdio: 'ignore' });
+      } catch {
+        // gone already; the next run's removeStaleNamespaces() gets the rest
+      }
+    }
   }
 
   /** The node on `address`, if this network has it. */
@@ -236,6 +256,7 @@ export class NodeNetwork {
   /** Removes every node, the hub and the bridge. Safe to call twice. */
   async close(): Promise<void> {
     this.closed = true;
+    live.delete(this);
     for (const address of [...this.nodes.keys()]) await this.removeNode(address);
     await destroyNamespace(this.hub);
     await this.bridge.close().catch(() => undefined);
