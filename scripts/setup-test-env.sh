@@ -19,6 +19,8 @@ PACKAGES+=(cloud-init)
 # (trove-api, trove-taskmanager, trove-conductor come with python3-trove), and unshare/mount
 # for the per-VM mount namespaces.
 PACKAGES+=(python3-openstackclient util-linux mount)
+# Per-node network namespaces (test/helpers/netns): ip, sysctl, nsenter/unshare.
+PACKAGES+=(iproute2 procps)
 # The Horizon drop-in (datastore/horizon/) is checked against Debian's trove-dashboard 19.
 PACKAGES+=(python3-trove-dashboard)
 AMQP_HOST=127.0.0.1

@@ -18,12 +18,15 @@ import { waitForConsumer } from './helpers/rabbit';
 // Issue 3 acceptance 2 and 5: a K2HDKC cluster whose members Trove's own client prepares
 // (cluster_config), a fourth member joining and one leaving while every node follows K2HR3
 // membership live, and a slave (client) node that runs without Trove. Each node is a real agent
-// process on its own loopback address, so the K2HR3 double registers it by source IP; chmpx and
-// k2hdkc are the spec stand-ins, whose logs and pid files show reloads and (no) restarts.
+// process in its own network namespace ("VM", test/helpers/netns via the conformance env) with
+// its own loopback address, so the K2HR3 double registers it by source IP and every node uses
+// the DBaaS template's ports; chmpx and k2hdkc are the spec stand-ins, whose logs and pid files
+// show reloads and (no) restarts.
 
 const AGENT_BIN = path.join(REPO_ROOT, 'bin', 'k2hdkc-trove-agent');
 const BASE_PORT = 27000 + (process.pid % 400) * 10;
-const PORTS = chmpxPorts(BASE_PORT);
+/** The DBaaS template's ports, the same on every node (each node has its own network). */
+const PORTS = { serverPort: 8020, serverCtlport: 8021, slaveCtlport: 8031 };
 const SERVERS = ['127.0.0.51', '127.0.0.52', '127.0.0.53', '127.0.0.54'];
 const SLAVE = '127.0.0.55';
 /** Short, so a membership change reaches every node quickly; the agents add ±20 % jitter. */
@@ -52,9 +55,10 @@ class StandaloneAgent {
   private readonly proc: ChildProcess;
   private readonly exited: Promise<number | null>;
 
-  constructor(configFile: string, logFile: string) {
+  /** `launch`: the command line of `node AGENT_BIN ...` as it runs on the node (env.inNode). */
+  constructor(launch: { command: string; args: string[] }, logFile: string) {
     const out = createWriteStream(logFile, { flags: 'a' });
-    this.proc = spawn(process.execPath, [AGENT_BIN, '--standalone', '--config-file', configFile], { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO_ROOT });
+    this.proc = spawn(launch.command, launch.args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO_ROOT });
     createInterface({ input: this.proc.stdout! }).on('line', (line) => {
       out.write(`${line}\n`);
       try {
@@ -162,7 +166,7 @@ describe('a K2HDKC cluster following K2HR3 membership', () => {
     // No transport_url, no guest_info.conf: only what the cloud-init user-data writes, plus the id.
     const options = { ...nodeOptions(slave.dir, SLAVE, 'slave', double.extdataUrlFor(slaveRole).url), state_dir: path.join(slave.dir, 'state'), http_port: '0', log_level: 'debug' };
     writeFileSync(conf, ['[DEFAULT]', `guest_id = ${id}`, '[k2hdkc]', ...Object.entries(options).map(([k, v]) => `${k} = ${v}`), ''].join('\n'), { mode: 0o600 });
-    slaveAgent = new StandaloneAgent(conf, path.join(slave.dir, 'agent.log'));
+    slaveAgent = new StandaloneAgent(await env.inNode(SLAVE, process.execPath, [AGENT_BIN, '--standalone', '--config-file', conf]), path.join(slave.dir, 'agent.log'));
     await waitFor('standalone node healthy', () => {
       if (!slaveAgent!.running) throw new Error(`standalone agent exited; see ${slave.dir}/agent.log`);
       return slaveAgent!.lines.some((l) => l.msg === 'standalone node healthy; following K2HR3') ? true : undefined;

@@ -82,13 +82,12 @@ export class AgentProcess {
   private exitCode: number | null | undefined;
   private readonly exited: Promise<number | null>;
 
-  constructor(readonly files: AgentFiles) {
+  /** `wrap`: runs the agent through another command (e.g. inside a node's network namespace). */
+  constructor(readonly files: AgentFiles, wrap?: (command: string, args: string[]) => { command: string; args: string[] }) {
     this.logFile = createWriteStream(path.join(files.dir, 'agent.log'), { flags: 'a' });
-    this.proc = spawn(
-      process.execPath,
-      [AGENT_BIN, '--config-file', files.guestAgentConf, '--config-file', files.guestInfoConf],
-      { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO_ROOT },
-    );
+    const plain = { command: process.execPath, args: [AGENT_BIN, '--config-file', files.guestAgentConf, '--config-file', files.guestInfoConf] };
+    const { command, args } = wrap === undefined ? plain : wrap(plain.command, plain.args);
+    this.proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO_ROOT });
     const stdout = this.proc.stdout;
     const stderr = this.proc.stderr;
     if (stdout === null || stderr === null) throw new Error('agent spawned without pipes');

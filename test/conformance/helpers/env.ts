@@ -3,6 +3,9 @@ import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { NodeNetwork, type NetNode } from '../../helpers/netns';
+import { loopbackUrlPorts, ownLoopbackListeners } from '../../helpers/netns/host-ports';
 import { AgentProcess, writeAgentConfig, type AgentFiles } from './agent-process';
 import { deleteQueues, TRANSPORT_URL } from './rabbit';
 import { TroveHarness } from './trove-harness';
@@ -26,6 +29,11 @@ export function instanceKey(): string {
 /**
  * Per-file conformance environment: a temp dir, one Trove harness (client + sqlite DB), a real
  * trove-conductor on a conductor queue of its own, and the guests/agents the tests create.
+ * A guest whose [k2hdkc] options name a `local_address` is a node ("VM") of its own: its agent
+ * (and the chmpx/k2hdkc it starts) runs in a network namespace where that address is on lo
+ * (test/helpers/netns), so every node uses the same ports, as on real VMs. The control plane
+ * (RabbitMQ, the doubles this process runs) is reachable there at the same 127.0.0.1 URLs, and
+ * rawCtlport reaches the node's ports from the test.
  */
 export class ConformanceEnv {
   readonly dir = mkdtempSync(path.join(os.tmpdir(), 'k2hdkc-conf-'));
@@ -33,6 +41,8 @@ export class ConformanceEnv {
   private troveHarness: TroveHarness | null = null;
   private readonly agents: AgentProcess[] = [];
   private readonly guests: Guest[] = [];
+  private nodeNetwork: NodeNetwork | null = null;
+  private readonly guestNodes = new Map<string, NetNode>();
 
   /** The Trove harness process; exists from start() on. */
   get harness(): TroveHarness {
@@ -80,12 +90,42 @@ export class ConformanceEnv {
     });
     const guest = { id, tenantId, key, queue: `guestagent.${id}`, files };
     this.guests.push(guest);
+    const address = options.k2hdkc?.['local_address'];
+    if (address !== undefined && address !== '127.0.0.1') {
+      this.guestNodes.set(id, await this.node(address, Object.values(options.k2hdkc ?? {}).join('\n')));
+    }
     return guest;
+  }
+
+  /**
+   * The node ("VM") on `address`, created on first use, with every control-plane port a node
+   * needs forwarded: the broker, the ports of loopback URLs in `configText`, and whatever this
+   * process (and its children) listens on at 127.0.0.1 (the doubles and fixtures it started).
+   */
+  async node(address: string, configText = ''): Promise<NetNode> {
+    this.nodeNetwork ??= await NodeNetwork.create();
+    const node = this.nodeNetwork.node(address) ?? (await this.nodeNetwork.addNode(address));
+    for (const port of new Set([...loopbackUrlPorts(`${TRANSPORT_URL}\n${configText}`), ...ownLoopbackListeners()])) {
+      await this.nodeNetwork.forward(port);
+    }
+    return node;
+  }
+
+  /** `command args` run inside the node on `address` (see node()). */
+  async inNode(address: string, command: string, args: readonly string[]): Promise<{ command: string; args: string[] }> {
+    return (await this.node(address)).command(command, args);
   }
 
   /** Starts the real agent on the guest's config files. */
   startAgent(guest: Guest): AgentProcess {
-    const agent = new AgentProcess(guest.files);
+    const node = this.guestNodes.get(guest.id);
+    if (node !== undefined) {
+      // Files a test appended after addGuest (e.g. swift_url) may name more control-plane ports.
+      const text = [guest.files.guestAgentConf, guest.files.guestInfoConf].map((f) => readFileSync(f, 'utf8')).join('\n');
+      const missing = loopbackUrlPorts(text);
+      if (missing.length > 0) void Promise.all(missing.map((p) => this.nodeNetwork?.forward(p))).catch((error: unknown) => process.stderr.write(`conformance: ${String(error)}\n`));
+    }
+    const agent = new AgentProcess(guest.files, node === undefined ? undefined : (cmd, args) => node.command(cmd, args));
     this.agents.push(agent);
     return agent;
   }
@@ -100,6 +140,8 @@ export class ConformanceEnv {
     const queues = [this.conductorQueue, `${this.conductorQueue}.0.0.0.0`];
     for (const g of this.guests) queues.push(g.queue, `${g.queue}.${g.id}`);
     await deleteQueues(queues);
+    // Agents are stopped; whatever still runs in a node (daemons) goes with its namespace.
+    await this.nodeNetwork?.close();
     if (keepDir || process.env['K2H_KEEP_TEST_DIRS'] === '1') {
       process.stderr.write(`conformance: kept ${this.dir}\n`);
     } else {

@@ -8,6 +8,7 @@ import amqp from 'amqplib';
 import axios from 'axios';
 import { waitFor } from '../../conformance/helpers/poll';
 import { freePort } from '../../helpers/free-port';
+import { NodeNetwork } from '../../helpers/netns';
 import { K2hr3Double } from '../../doubles/k2hr3';
 import { startSwift, type SwiftFixture } from '../../swift/fixture';
 import { Hypervisor, REPO_ROOT } from './hypervisor';
@@ -65,6 +66,8 @@ export class ControlPlane {
   swift!: SwiftFixture;
   cli!: OpenStackCli;
   hypervisor!: Hypervisor;
+  /** The VMs' networks: one namespace per VM, the control plane's ports forwarded into each. */
+  network: NodeNetwork | null = null;
   apiUrl = '';
   private readonly services: Managed[] = [];
   private readonly transcript: string[] = [];
@@ -117,7 +120,10 @@ export class ControlPlane {
         logPath: path.join(this.dir, 'log', `${name}.stdout.log`),
       }));
     }
-    this.hypervisor = new Hypervisor(this.cloudDir, { ...process.env, NODE_OPTIONS: '' });
+    // What a VM reaches of the control plane, at the same 127.0.0.1 URLs as here: the broker,
+    // K2HR3 and Swift (Trove's API and services are reached only through the broker).
+    this.network = await NodeNetwork.create({ forward: [5672, Number(new URL(k2hr3Url).port), Number(new URL(swift.url).port)] });
+    this.hypervisor = new Hypervisor(this.cloudDir, { ...process.env, NODE_OPTIONS: '' }, this.network);
     this.hypervisor.start();
     this.cli = new OpenStackCli(this.apiUrl, (line) => this.transcript.push(line));
     await waitFor('trove-api to answer', async () => {
@@ -173,6 +179,7 @@ export class ControlPlane {
   /** Stops every process, removes the vhost; keeps the directory when `keep` (a test failed). */
   async stop(keep: boolean): Promise<void> {
     await this.hypervisor?.stop().catch(() => undefined);
+    await this.network?.close().catch(() => undefined);
     await Promise.all(this.services.map((s) => stopProcess(s, 5000)));
     await stopAll();
     await Promise.all([

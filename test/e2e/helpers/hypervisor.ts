@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { antpickaxProgram } from '../../helpers/antpickax';
+import type { NodeNetwork } from '../../helpers/netns';
 import { startProcess, stopProcess, type Managed } from './processes';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
@@ -56,10 +57,11 @@ const POLL_MS = 150;
  * `--config-dir /etc/trove/conf.d`. Here the fake nova already wrote the files below the VM's
  * root; the hypervisor adds what the image and cloud-init's network setup give a real VM
  * (`zz-e2e-vm.conf`: its address, its directories, the chmpx/k2hdkc programs) and starts the
- * real agent on that directory, on the VM's own loopback address and in its own mount namespace
- * whose /var/lib/antpickax is the VM's directory (the INI's K2HFILE lives there, so VMs never
- * share a data file). Deleting the server stops
- * the agent's whole process group (the VM powers off).
+ * real agent on that directory. Each VM has its own network (a namespace of `network` whose lo
+ * carries the VM's address, test/helpers/netns), so every VM's chmpx uses the template's ports
+ * 8020/8021, and its own mount namespace whose /var/lib/antpickax is the VM's directory (the
+ * INI's K2HFILE lives there, so VMs never share a data file). Deleting the server stops the
+ * agent's whole process group and removes the VM's network (the VM powers off).
  */
 export class Hypervisor {
   readonly vms = new Map<string, Vm>();
@@ -67,7 +69,7 @@ export class Hypervisor {
   private busy = false;
   private readonly failures: string[] = [];
 
-  constructor(private readonly cloudDir: string, private readonly agentEnv: NodeJS.ProcessEnv) {}
+  constructor(private readonly cloudDir: string, private readonly agentEnv: NodeJS.ProcessEnv, private readonly network: NodeNetwork) {}
 
   start(): void {
     this.timer = setInterval(() => {
@@ -81,6 +83,8 @@ export class Hypervisor {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     await Promise.all([...this.vms.values()].map((vm) => stopProcess(vm.agent, 3000)));
+    // Daemons that outlived their agent go with the VM's namespace.
+    for (const vm of this.vms.values()) await this.network.removeNode(vm.server.address);
   }
 
   /** Errors of the poll loop (a test reports them). */
@@ -107,15 +111,16 @@ export class Hypervisor {
       if (server.deleted) {
         if (this.power(server.id) !== 'DELETED') {
           if (vm !== undefined) await stopProcess(vm.agent, 5000);
+          await this.network.removeNode(server.address);
           this.setPower(server.id, 'DELETED');
         }
       } else if (vm === undefined && this.power(server.id) === null) {
-        this.boot(server);
+        await this.boot(server);
       }
     }
   }
 
-  private boot(server: ServerRecord): void {
+  private async boot(server: ServerRecord): Promise<void> {
     const confDir = path.join(server.root, 'etc/trove/conf.d');
     const guestInfo = readFileSync(path.join(confDir, 'guest_info.conf'), 'utf8');
     const instanceId = /^guest_id=(.+)$/m.exec(guestInfo)?.[1] ?? server.metadata['trove_instance_id'] ?? server.id;
@@ -155,10 +160,13 @@ export class Hypervisor {
     renameSync(`${file}.tmp`, file);
     // The bind target must exist on the host; inside the namespace it is the VM's own directory.
     mkdirSync(IMAGE_DATA_DIR, { recursive: true });
-    const agent = startProcess(`agent ${server.address}`, 'unshare', [
+    // The VM's network: its own namespace (lo with its address; the control plane at 127.0.0.1).
+    const node = await this.network.addNode(server.address);
+    const { command, args } = node.command('unshare', [
       '--mount', '--propagation', 'private', '--', '/bin/sh', VM_EXEC, dirs.imageDataDir, String(this.volumeSize(server)),
       process.execPath, AGENT_BIN, '--config-dir', confDir,
-    ], {
+    ]);
+    const agent = startProcess(`agent ${server.address}`, command, args, {
       cwd: vmDir,
       env: this.agentEnv,
       logPath: path.join(vmDir, 'agent.log'),

@@ -5,6 +5,7 @@
 # attaches, mounts a filesystem of the volume's size on Trove's mount_point
 # /var/lib/antpickax/k2hdkc (a tmpfs here; the INI's K2HFILE lives on it). Then it execs the
 # program. None of this is visible outside the namespace; it ends with the VM's last process.
+# The VM's network namespace is entered before (test/helpers/netns, by the hypervisor).
 # Usage: vm-exec.sh <vm antpickax dir> <volume size in GB, 0 = none> <program> [args...]
 set -eu
 dir=$1

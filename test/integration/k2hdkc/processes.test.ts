@@ -9,6 +9,7 @@ import {
 } from '../../unit/k2hdkc/processes/helpers';
 import { mqueueVisible } from '../../helpers/antpickax';
 import { rawCtlport } from '../../helpers/raw-ctlport';
+import { NodeNetwork } from '../../helpers/netns';
 
 // The supervisor end to end: the small fake daemons (signals, crashes) and, when present, the
 // spec-faithful chmpx / k2hdkc stand-ins of test/doubles/chmpx/ with a real control-port probe.
@@ -72,6 +73,13 @@ describe('ProcessSupervisor with fake daemons', () => {
 });
 
 describe.skipIf(!existsSync(join(DOUBLES, 'chmpx')))('ProcessSupervisor with the spec stand-ins', () => {
+  // The node has its own network namespace (chmpx takes only an address of its host as itself).
+  let network: NodeNetwork | undefined;
+  afterEach(async () => {
+    await Promise.all(supervisors.splice(0).map((s) => s.stop().catch(() => undefined)));
+    await network?.close();
+  });
+
   it('brings a one-server node to [SERVICE IN][UP] and stops chmpx (which ignores SIGTERM) cleanly, without the stop crash', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'k2h-proc-standin-'));
     const host = '127.0.0.5';
@@ -96,14 +104,16 @@ describe.skipIf(!existsSync(join(DOUBLES, 'chmpx')))('ProcessSupervisor with the
       '[K2HDKC]', 'K2HTYPE = file', `K2HFILE = ${join(dir, 'data', 'k2hdkc.k2h')}`, 'K2HINIT = no', '',
     ].join('\n'), { mode: 0o640 });
     const { log, lines } = sinkLogger();
+    network = await NodeNetwork.create();
+    const node = await network.addNode(host);
     const supervisor = new ProcessSupervisor({
       iniPath: ini,
       runDir: join(dir, 'run'),
       logDir: join(dir, 'log'),
       waitReady: ctlportWaitReady(host, ctlport),
       log,
-      chmpx: { command: join(DOUBLES, 'chmpx') },
-      k2hdkc: { command: join(DOUBLES, 'k2hdkc') },
+      chmpx: { command: node.wrap(join(DOUBLES, 'chmpx')) },
+      k2hdkc: { command: node.wrap(join(DOUBLES, 'k2hdkc')) },
       mqueue: false,
       env: { ...process.env, CHMPX_DOUBLE_SHM_DIR: shmDir },
       leftovers: { shmDir },

@@ -7,9 +7,11 @@ import { CtlportError } from '../../../src/errors';
 import { CtlportClient, probeHealth, type AllStatus, type SelfStatus } from '../../../src/k2hdkc/ctlport';
 import { composeIni, writeIniAtomically } from '../../../src/k2hdkc/ini';
 import { removeGroupLeftovers } from '../../helpers/antpickax';
+import { NodeNetwork } from '../../helpers/netns';
 
 // The chmpx / k2hdkc stand-ins driven through the agent's own ctlport client and INI writer.
-// Each node binds its own loopback address (127.0.0.2, .3), as the spec's multi-node tests do.
+// Each node has its own network namespace with its own loopback address (127.0.0.2, .3, .4) and
+// the same ports, as on real VMs (test/helpers/netns); the client reaches them on the host.
 const DOUBLES = join(__dirname, '../../doubles/chmpx');
 const BASE = 21000 + (process.pid % 400) * 10;
 const PORT = BASE;
@@ -62,15 +64,14 @@ describe('chmpx / k2hdkc stand-ins through the ctlport client', () => {
   const children: ChildProcess[] = [];
   const ini = (n: Node): string => join(dir, `${n.seed}.ini`);
   const client = (n: Node): CtlportClient => new CtlportClient({ host: n.host, port: CTLPORT });
+  let network: NodeNetwork;
   const run = (bin: string, n: Node): ChildProcess => {
     // -d err: both are silent by default, like the real ones. Each node its own shared memory
-    // directory: on one host they would otherwise share <GROUP>-<CTLPORT>.chmpx.
+    // directory: nodes share the host's filesystem and would otherwise share <GROUP>-<CTLPORT>.chmpx.
     const shmDir = join(dir, `shm-${n.seed}`);
     mkdirSync(shmDir, { recursive: true });
-    const child = spawn(join(DOUBLES, bin), ['-conf', ini(n), '-d', 'err', '-dfile', join(dir, `${bin}-${n.seed}.log`)], {
-      stdio: 'ignore',
-      env: { ...process.env, CHMPX_DOUBLE_SHM_DIR: shmDir },
-    });
+    const inNode = network.node(n.host)!.command(join(DOUBLES, bin), ['-conf', ini(n), '-d', 'err', '-dfile', join(dir, `${bin}-${n.seed}.log`)]);
+    const child = spawn(inNode.command, inNode.args, { stdio: 'ignore', env: { ...process.env, CHMPX_DOUBLE_SHM_DIR: shmDir } });
     children.push(child);
     return child;
   };
@@ -80,6 +81,8 @@ describe('chmpx / k2hdkc stand-ins through the ctlport client', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'k2h-standins-'));
+    network = await NodeNetwork.create();
+    for (const n of NODES) await (await network.addNode(n.host)).exposeOnHost([CTLPORT]);
     for (const n of [a, b]) await writeIniAtomically(ini(n), iniFor(n, [a, b], dir), { role: 'server' });
     // One after the other: servers started together form rings of their own (standins-ring.test.ts).
     chmpxA = run('chmpx', a);
@@ -96,6 +99,7 @@ describe('chmpx / k2hdkc stand-ins through the ctlport client', () => {
     }
     await Promise.all(children.map(exitOf));
     removeGroupLeftovers('STANDINS', []);
+    await network?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -188,7 +192,8 @@ describe('chmpx / k2hdkc stand-ins through the ctlport client', () => {
     expect(chmpxA.exitCode).toBeNull();
     chmpxA.kill('SIGINT');
     expect(await exitOf(chmpxA)).toBe(0);
-    expect((await probeHealth(client(a), 'server')).health).toBe('shutdown');
+    // The host side of A's control port closes once A's namespace no longer listens (≤ 50 ms).
+    await waitFor(() => probeHealth(client(a), 'server'), (p) => p.health === 'shutdown', 'A shutdown');
     const fromB = await waitFor(() => client(b).allStatus(), (s: AllStatus) => s.servers[0]?.status.live === 'DOWN', 'A down');
     expect(fromB.servers[0]?.status.code).toBe(0x10);
   });

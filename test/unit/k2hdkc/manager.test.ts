@@ -12,9 +12,12 @@ import { K2hr3Double } from '../../doubles/k2hr3';
 import { DBAAS_TEMPLATE, FAST, KEYSTONE, KEYSTONE_TOKEN, nodes } from '../../integration/k2hr3/helpers';
 import { sinkLogger } from './processes/helpers';
 import { rawCtlport } from '../../helpers/raw-ctlport';
+import { NodeNetwork } from '../../helpers/netns';
 
 // The manager end to end on one machine: the K2HR3 API double in-process, the chmpx / k2hdkc
-// stand-ins run by the ProcessSupervisor, each node on its own loopback address.
+// stand-ins run by the ProcessSupervisor, each node on its own loopback address in a network
+// namespace of its own (chmpx takes only an address of its host as itself; test/helpers/netns),
+// whose control port the in-process manager reaches at the same address on the host.
 const DOUBLES = join(__dirname, '../../doubles/chmpx');
 const BASE_PORT = 25000 + (process.pid % 400) * 10;
 
@@ -27,8 +30,13 @@ describe('K2hdkcManager with the K2HR3 double and the chmpx/k2hdkc stand-ins', (
   let cluster: ProvisionResult;
   const clusterName = `mgr${process.pid}`;
   const ports = { serverPort: BASE_PORT, serverCtlport: BASE_PORT + 1, slaveCtlport: BASE_PORT + 2 };
+  let network: NodeNetwork;
 
   beforeAll(async () => {
+    network = await NodeNetwork.create();
+    for (const address of ['127.0.0.21', '127.0.0.22', '127.0.0.23']) {
+      await (await network.addNode(address)).exposeOnHost([ports.serverCtlport, BASE_PORT + 6]);
+    }
     apiUrl = await double.start();
     cluster = await new K2hr3Provisioner({ apiUrl, ...FAST }).provision(KEYSTONE_TOKEN, {
       tenant: 'demo', cluster: clusterName, template: DBAAS_TEMPLATE, mode: 'server', ports,
@@ -39,11 +47,14 @@ describe('K2hdkcManager with the K2HR3 double and the chmpx/k2hdkc stand-ins', (
   });
   afterAll(async () => {
     await double.stop();
+    await network?.close();
   });
 
   function manager(address: string, guestId: string, overrides: Partial<K2hdkcManagerOptions> = {}) {
     const dir = mkdtempSync(join(tmpdir(), 'k2h-manager-'));
     const { log, lines } = sinkLogger();
+    const node = network.node(address);
+    const program = (name: string): string => (node === undefined ? join(DOUBLES, name) : node.wrap(join(DOUBLES, name)));
     const options: K2hdkcManagerOptions = {
       guestId,
       role: 'server',
@@ -63,8 +74,8 @@ describe('K2hdkcManager with the K2HR3 double and the chmpx/k2hdkc stand-ins', (
           logDir: join(dir, 'log'),
           waitReady,
           log,
-          chmpx: { command: join(DOUBLES, 'chmpx') },
-          k2hdkc: { command: join(DOUBLES, 'k2hdkc') },
+          chmpx: { command: program('chmpx') },
+          k2hdkc: { command: program('k2hdkc') },
           mqueue: false,
         }),
       volume: null,

@@ -71,14 +71,16 @@ function readIni(text, file) {
 
 /**
  * Picks this process's own entry the way chmpx does (spec §4.5): ctlport from -ctlport or
- * SELFCTLPORT (else CTLPORT), CUK from -cuk or SELFCUK; regex names are skipped.
+ * SELFCTLPORT (else CTLPORT), CUK from -cuk or SELFCUK; regex names are skipped; with
+ * `opts.isHostAddress`, only a NAME that is an address of this host is self (chmpx; lib/host.js).
  */
 function findSelf(conf, opts) {
   const g = conf.global;
   const ctlport = opts.ctlport ?? (g.SELFCTLPORT ? Number(g.SELFCTLPORT) : g.CTLPORT ? Number(g.CTLPORT) : undefined);
   const cuk = opts.cuk ?? g.SELFCUK;
   const mode = (g.MODE || '').toLowerCase();
-  const match = (n) => n.ctlport === ctlport && (cuk === undefined || n.cuk === cuk) && !/[[\]*]/.test(n.name || '');
+  const onHost = opts.isHostAddress || (() => true);
+  const match = (n) => n.ctlport === ctlport && (cuk === undefined || n.cuk === cuk) && !/[[\]*]/.test(n.name || '') && onHost(n.name);
   const server = mode !== 'slave' ? conf.servers.find(match) : undefined;
   const slave = !server && mode !== 'server' ? conf.slaves.find(match) : undefined;
   if (server) return { mode: 'server', node: server };
