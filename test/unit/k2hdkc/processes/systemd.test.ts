@@ -96,6 +96,12 @@ describe('SystemdProcesses', () => {
   });
 });
 
+// verify also loads the machine's own units; what it says of another package's unit (Debian's
+// keystone.service names itself in After=) is not ours to judge.
+function ourComplaints(output: string): string[] {
+  return output.split('\n').filter((l) => l !== '' && !/^(?!chmpx\.service|k2hdkc\.service)[\w@.-]+\.(service|socket|target|timer): /.test(l));
+}
+
 describe('guest-image units', () => {
   const analyze = spawnSync('systemd-analyze', ['--version']);
   it.skipIf(analyze.status !== 0)('pass systemd-analyze verify (binaries replaced by a stub)', () => {
@@ -110,10 +116,10 @@ describe('guest-image units', () => {
       writeFileSync(join(dir, unit), text);
     }
     const ok = spawnSync('systemd-analyze', ['verify', join(dir, 'chmpx.service'), join(dir, 'k2hdkc.service')], { encoding: 'utf8' });
-    expect(`${ok.stdout}${ok.stderr}`).toBe('');
+    expect(ourComplaints(`${ok.stdout}${ok.stderr}`)).toEqual([]);
     expect(ok.status).toBe(0);
     const orig = spawnSync('systemd-analyze', ['verify', join(UNITS_DIR, 'chmpx.service'), join(UNITS_DIR, 'k2hdkc.service')], { encoding: 'utf8' });
-    const complaints = `${orig.stdout}${orig.stderr}`.split('\n').filter((l) => l !== '');
+    const complaints = ourComplaints(`${orig.stdout}${orig.stderr}`);
     for (const line of complaints) expect(line).toMatch(/Command \/usr\/bin\/(chmpx|k2hdkc) is not executable/);
   });
 
