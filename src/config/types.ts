@@ -82,7 +82,7 @@ export interface K2hdkcConfig {
   /** Source address of K2HR3 requests: K2HR3 registers the host by it. */
   readonly localAddress: string | null;
   readonly iniPath: string;
-  /** INI template for self-provisioning; null = datastore/ of the install. */
+  /** INI template for self-provisioning; unset = the shipped datastore/k2hdkc-dbaas-template.txt. */
   readonly iniTemplatePath: string | null;
   readonly processManager: 'systemd' | 'supervisor';
   readonly chmpxPath: string;

@@ -306,7 +306,7 @@ describe('5. a three-member cluster: create, grow, shrink, delete', () => {
   let k2hr3: { roleYrn: string; extdataUrl: string };
   let clusterId = '';
   const members = (): Promise<string[]> => rest.cluster('demo', 'demo', clusterId).then((c) => (c?.instances ?? []).map((i) => i.id).sort());
-  const registered = (): string[] => plane.k2hr3.state.hostsOf(k2hr3.roleYrn).map((h) => h.cuk).sort();
+  const registered = (): string[] => plane.k2hr3.state.hostsOf(k2hr3.roleYrn).map((h) => h.cuk ?? '').sort();
   /** Nova servers of every member the cluster ever had. */
   const servers = new Set<string>();
 
