@@ -183,6 +183,7 @@ function compile(values: Record<string, Record<string, Typed>>, merged: Map<stri
       devicePath: str('k2hdkc', 'device_path'),
       httpHost: str('k2hdkc', 'http_host'),
       httpPort: int('k2hdkc', 'http_port'),
+      logFile: optStr('k2hdkc', 'log_file'),
       logLevel: (optStr('k2hdkc', 'log_level') ?? (bool('DEFAULT', 'debug') ? 'debug' : 'info')) as AgentConfig['agent']['logLevel'],
       shutdownGraceMs: int('k2hdkc', 'shutdown_grace_seconds') * 1000,
       maxMessageBytes: int('k2hdkc', 'max_message_bytes'),

@@ -60,6 +60,8 @@ export interface AgentRuntimeConfig {
   /** 0 disables the health/metrics endpoint. */
   readonly httpPort: number;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  /** [k2hdkc] log_file: the agent's log lines also go here (the `guest` log); null = stdout only. */
+  readonly logFile: string | null;
   /** How long SIGTERM waits for in-flight calls. */
   readonly shutdownGraceMs: number;
   /** Bodies larger than this are answered with a failure (or dropped) without being parsed. */
