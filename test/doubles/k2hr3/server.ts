@@ -48,7 +48,7 @@ export class K2hr3Double {
   readonly seen: { method: string; path: string; ip: string; token: Token['kind'] }[] = [];
 
   constructor(options: K2hr3DoubleOptions = {}) {
-    this.keystone = options.keystone ?? {};
+    this.keystone = { ...(options.keystone ?? {}) };
     this.userAgent = options.extdataUserAgent ?? 'extdata_k2hr3_trove';
     this.app = Fastify({ logger: false });
     this.app.addHook('onRequest', async (req, reply) => {
@@ -121,6 +121,11 @@ export class K2hr3Double {
   /** Test-only: the next `times` requests matching method/path get `failure`. */
   inject(match: { method?: string; path?: RegExp }, failure: InjectedFailure, times = 1): void {
     this.rules.push({ method: match.method, path: match.path, failure, left: times });
+  }
+
+  /** Test-only: a Keystone token K2HR3 accepts from now on (K2HR3 would ask Keystone). */
+  trustKeystoneToken(token: string, user: string, projects: string[]): void {
+    this.keystone[token] = { user, projects: [...projects] };
   }
 
   /** Test-only: drops injected failures not yet used. */
