@@ -86,7 +86,7 @@ async function createAgentLogger(level: string, logFile: string | null): Promise
   if (logFile === null) return createLogger({ level });
   const { openAgentLogFile } = await import('./guest/agent-log-source');
   const { default: pino } = await import('pino');
-  const fd = await openAgentLogFile(logFile);
+  const fd = openAgentLogFile(logFile);
   const destination = pino.multistream([
     { stream: process.stdout, level: 'trace' },
     { stream: pino.destination({ fd, sync: true }), level: 'trace' },

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { openSync } from 'node:fs';
 import type { GuestLogSource } from './config-methods-logs';
 
 /**
@@ -43,8 +43,11 @@ function readJournal(journalctl: string, unit: string): Promise<Buffer | null> {
   });
 }
 
-/** Creates the log file (mode 0640) if missing and returns an append-only descriptor for the logger. */
-export async function openAgentLogFile(path: string): Promise<number> {
-  const handle = await fs.open(path, 'a', 0o640);
-  return handle.fd;
+/**
+ * Creates the log file (mode 0640) if missing and returns an append-only descriptor for the
+ * logger. A plain descriptor, not a FileHandle: the logger keeps it for the process's life, and
+ * a FileHandle would be closed under it when garbage-collected.
+ */
+export function openAgentLogFile(path: string): number {
+  return openSync(path, 'a', 0o640);
 }

@@ -27,7 +27,7 @@ describe('the guest log source', () => {
   it('is the configured log file, created 0640, listed and shown with Trove\'s statuses', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'k2h-agentlog-'));
     const file = join(dir, 'agent.log');
-    closeSync(await openAgentLogFile(file));
+    closeSync(openAgentLogFile(file));
     expect(statSync(file).mode & 0o777).toBe(0o640);
     const logs = guestLogs(agentLogSource({ logFile: file, journalUnit: 'x.service', env: {} }), dir);
     expect((await logs.list())[0]).toMatchObject({ name: 'guest', status: 'Enabled', pending: 0 });
