@@ -372,6 +372,26 @@ describe('4. backup to the real Swift and restore (operator pre-provisioned K2HR
     await plane.cli.ok(swiftToken, SWIFT_PROJECT, ['database', 'instance', 'delete', source]);
     await untilGone(swiftToken, SWIFT_PROJECT, source);
   }), 300_000);
+
+  // Issue 12 item 5: the backup's objects go with it (Trove deletes the SLO manifest with its segments).
+  it('backup delete removes the backup and its objects from Swift', step(async () => {
+    const location = String((await rest.backup(swiftToken, SWIFT_PROJECT, backupId))?.['locationRef']);
+    const [container, ...rest_] = location.slice(plane.swift.url.length + 1).split('/');
+    const object = rest_.join('/');
+    const listObjects = async (): Promise<string[]> => {
+      const res = await axios.get(`${plane.swift.url}/${container}`, { params: { format: 'json' }, headers: { 'X-Auth-Token': swiftToken }, validateStatus: () => true });
+      return res.status === 200 ? (res.data as Array<{ name: string }>).map((o) => o.name) : [];
+    };
+    const stem = object.split('.')[0] as string;
+    const segments = (await listObjects()).filter((n) => n !== object && n.startsWith(stem));
+    expect(segments.length).toBeGreaterThan(0);
+    await plane.cli.ok(swiftToken, SWIFT_PROJECT, ['database', 'backup', 'delete', backupId]);
+    await until('backup gone', async () => ((await rest.backup(swiftToken, SWIFT_PROJECT, backupId)) === null ? true : undefined), 60_000);
+    const head = await axios.head(location, { headers: { 'X-Auth-Token': swiftToken }, validateStatus: () => true });
+    expect(head.status).toBe(404);
+    const left = await listObjects();
+    expect(left.filter((n) => n === object || segments.includes(n))).toEqual([]);
+  }), 120_000);
 });
 
 describe('5. a three-member cluster: create, grow, shrink, delete', () => {

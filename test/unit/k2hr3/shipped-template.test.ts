@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkInvariants, parseIni, sectionValues, substituteSelf, type NodeRole } from '../../../src/k2hdkc/ini';
-import { shippedTemplatePath } from '../../../src/k2hdkc/shipped-template';
+import { SHIPPED_TEMPLATE_RELATIVE, shippedTemplatePath } from '../../../src/k2hdkc/shipped-template';
 import { hostsVariable, type HostEntry } from '../../doubles/k2hr3/render';
 import { expandTemplate, loadTemplate } from '../../doubles/k2hr3/template';
 
@@ -39,6 +40,12 @@ const SERVERS = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4'].map((ip, i) => 
 const SLAVE = host('10.0.1.1', 'v1');
 
 describe('the shipped DBaaS template through the K2HR3 template interpreter', () => {
+  it('ships with the agent: in the npm package (and so in the guest image) at the default path', () => {
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { files: string[] };
+    expect(pkg.files).toContain(SHIPPED_TEMPLATE_RELATIVE);
+    expect(shippedTemplatePath()).toBe(join(__dirname, '..', '..', '..', SHIPPED_TEMPLATE_RELATIVE));
+  });
+
   it('loads in the real engine\'s terms: no empty string literal, placeholders for tenant and cluster', () => {
     expect(() => loadTemplate(TEMPLATE)).not.toThrow();
     expect(TEMPLATE).not.toMatch(/''|""/);
