@@ -382,15 +382,17 @@ describe('4. backup to the real Swift and restore (operator pre-provisioned K2HR
       const res = await axios.get(`${plane.swift.url}/${container}`, { params: { format: 'json' }, headers: { 'X-Auth-Token': swiftToken }, validateStatus: () => true });
       return res.status === 200 ? (res.data as Array<{ name: string }>).map((o) => o.name) : [];
     };
+    // The backup object, plus its segments when it is a Static Large Object (a one-segment
+    // backup is copied to its final name, as Trove's own runner does).
     const stem = object.split('.')[0] as string;
-    const segments = (await listObjects()).filter((n) => n !== object && n.startsWith(stem));
-    expect(segments.length).toBeGreaterThan(0);
+    const ofBackup = (await listObjects()).filter((n) => n.startsWith(stem));
+    expect(ofBackup).toContain(object);
     await plane.cli.ok(swiftToken, SWIFT_PROJECT, ['database', 'backup', 'delete', backupId]);
     await until('backup gone', async () => ((await rest.backup(swiftToken, SWIFT_PROJECT, backupId)) === null ? true : undefined), 60_000);
     const head = await axios.head(location, { headers: { 'X-Auth-Token': swiftToken }, validateStatus: () => true });
     expect(head.status).toBe(404);
     const left = await listObjects();
-    expect(left.filter((n) => n === object || segments.includes(n))).toEqual([]);
+    expect(left.filter((n) => ofBackup.includes(n))).toEqual([]);
   }), 120_000);
 });
 
