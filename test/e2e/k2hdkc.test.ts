@@ -220,6 +220,47 @@ describe('2-3. a single instance with a configuration group', () => {
     expect(view.configuration?.id).toBe(configId);
   }), 120_000);
 
+  // Issue 12 item 5: configuration changes that need a restart, as the user sees them.
+  const maxthread = (): string | undefined => /^MAXTHREAD\s*=\s*(\S+)$/m.exec(readFileSync(vmOf(instanceId).iniPath, 'utf8'))?.[1];
+  async function untilStatus(status: string): Promise<void> {
+    await until(`instance ${status}`, async () => ((await rest.instance('demo', 'demo', instanceId))?.status === status ? true : undefined), 60_000, 300);
+  }
+  async function restartHealthy(): Promise<void> {
+    await plane.cli.ok('demo', 'demo', ['database', 'instance', 'restart', instanceId]);
+    await until('restart taken', async () => ((await rest.instance('demo', 'demo', instanceId))?.status !== 'RESTART_REQUIRED' ? true : undefined), 60_000, 200);
+    await untilHealthy(rest, 'demo', 'demo', instanceId, 90_000);
+  }
+
+  it('configuration set of a restart-required value -> RESTART_REQUIRED -> restart -> the value in the INI', step(async () => {
+    const before = maxthread();
+    await plane.cli.ok('demo', 'demo', ['database', 'configuration', 'set', configId, JSON.stringify({ 'k2hdkc-maxthread': 12 })]);
+    await untilStatus('RESTART_REQUIRED');
+    // Not applied before the restart.
+    expect(maxthread()).toBe(before);
+    await restartHealthy();
+    expect(maxthread()).toBe('12');
+  }), 180_000);
+
+  it('configuration detach -> RESTART_REQUIRED -> restart -> HEALTHY with the values gone from the INI', step(async () => {
+    await plane.cli.ok('demo', 'demo', ['database', 'configuration', 'detach', instanceId]);
+    await untilStatus('RESTART_REQUIRED');
+    await restartHealthy();
+    expect(maxthread()).toBe('20');
+    expect((await rest.instance('demo', 'demo', instanceId))?.configuration).toBeUndefined();
+  }), 180_000);
+
+  it('configuration attach, then instance update --remove-configuration: each RESTART_REQUIRED, restart applies it', step(async () => {
+    await plane.cli.ok('demo', 'demo', ['database', 'configuration', 'attach', instanceId, configId]);
+    await untilStatus('RESTART_REQUIRED');
+    await restartHealthy();
+    expect(maxthread()).toBe('12');
+    expect((await rest.instance('demo', 'demo', instanceId))?.configuration?.id).toBe(configId);
+    await plane.cli.ok('demo', 'demo', ['database', 'instance', 'update', instanceId, '--remove-configuration']);
+    await untilStatus('RESTART_REQUIRED');
+    await restartHealthy();
+    expect(maxthread()).toBe('20');
+  }), 240_000);
+
   it('instance delete removes the instance and powers its VM off', step(async () => {
     await plane.cli.ok('demo', 'demo', ['database', 'instance', 'delete', instanceId]);
     await untilGone('demo', 'demo', instanceId);
