@@ -261,6 +261,25 @@ describe('2-3. a single instance with a configuration group', () => {
     expect(maxthread()).toBe('20');
   }), 240_000);
 
+  // Issue 12 item 5: flavor resize through the fake nova's resize/confirm (the VM is not power
+  // cycled there): Trove stops the node, nova resizes, the agent starts it again.
+  it('resize flavor -> HEALTHY on the new flavor, the node stopped, started again and still in K2HR3', step(async () => {
+    const vm = vmOf(instanceId);
+    const chmpx = pidOf(vm, 'chmpx');
+    await plane.cli.ok('demo', 'demo', ['database', 'instance', 'resize', 'flavor', instanceId, '11']);
+    await until('resize started', async () => ((await rest.instance('demo', 'demo', instanceId))?.status !== 'ACTIVE' ? true : undefined), 60_000, 200);
+    await until('resize done', async () => {
+      const view = await rest.instance('demo', 'demo', instanceId);
+      if (view?.status === 'ERROR') throw new Error(`resize failed: ${JSON.stringify(view.fault)}`);
+      return view?.status === 'ACTIVE' && view.operating_status === 'HEALTHY' ? true : undefined;
+    }, 150_000, 500);
+    const shown = await plane.cli.json<Record<string, unknown>>('demo', 'demo', ['database', 'instance', 'show', instanceId]);
+    expect(String(shown['flavor'])).toBe('11');
+    expect(pidOf(vm, 'chmpx')).not.toBe(chmpx);
+    expect(plane.k2hr3.state.hostsOf(single.roleYrn).map((h) => [h.host, h.cuk])).toEqual([[vm.server.address, instanceId]]);
+    expect(iniNodes(vm)).toEqual([instanceId]);
+  }), 200_000);
+
   it('instance delete removes the instance and powers its VM off', step(async () => {
     await plane.cli.ok('demo', 'demo', ['database', 'instance', 'delete', instanceId]);
     await untilGone('demo', 'demo', instanceId);
