@@ -73,8 +73,8 @@ export class Agent {
         guestId: guest.guestId,
         datastoreManager: guest.datastoreManager,
         mountPoint: agent.mountPoint,
-        // Logs go to stdout (the journal on a VM); there is no file for guest_log_list to publish.
-        guestLogFile: null,
+        // Logs go to stdout (the journal on a VM) and, with [k2hdkc] log_file, to that file.
+        guestLogFile: config.agent.logFile,
         prepare: this.prepare,
         ...this.datastore.methods,
         log: log.child({ component: 'guest' }),

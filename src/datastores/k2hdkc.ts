@@ -42,6 +42,7 @@ export function wireK2hdkcDatastore({ config, conductor, beatNow, log }: Datasto
       },
       guestLogs: publisherOnFirstUse(() => ({
         daemonLogDir: config.k2hdkc.daemonLogDir,
+        agentLogFile: config.agent.logFile,
         guestId: guest.guestId,
         datastoreManager: guest.datastoreManager,
         statePath: join(agent.stateDir, 'guest-logs.json'),
@@ -72,15 +73,21 @@ export function wireK2hdkcDatastore({ config, conductor, beatNow, log }: Datasto
   };
 }
 
+/** The agent's unit in the guest image (guest-image/systemd/); its journal is the `guest` log. */
+const AGENT_UNIT = 'k2hdkc-trove-agent.service';
+
 /**
  * The guest logs, loaded at the first guest_log_list or guest_log_action: the publisher brings
  * the Swift client (and axios) with it.
  */
-function publisherOnFirstUse(options: () => Omit<GuestLogsOptions, 'sources'> & { readonly daemonLogDir: string | null }): Pick<GuestLogs, 'list' | 'action'> {
+function publisherOnFirstUse(
+  options: () => Omit<GuestLogsOptions, 'sources'> & { readonly daemonLogDir: string | null; readonly agentLogFile: string | null },
+): Pick<GuestLogs, 'list' | 'action'> {
   const logs = loadOnce(async () => {
-    const { GuestLogs, k2hdkcLogSources } = await import('../logs/guest-logs');
-    const { daemonLogDir, ...rest } = options();
-    return new GuestLogs({ ...rest, sources: k2hdkcLogSources(null, daemonLogDir) });
+    const [{ GuestLogs, k2hdkcLogSources }, { agentLogSource }] = await Promise.all([import('../logs/guest-logs'), import('../logs/agent-log-source')]);
+    const { daemonLogDir, agentLogFile, ...rest } = options();
+    const agentLog = agentLogSource({ logFile: agentLogFile, journalUnit: AGENT_UNIT });
+    return new GuestLogs({ ...rest, sources: k2hdkcLogSources(agentLog, daemonLogDir) });
   });
   return {
     list: async () => (await logs()).list(),

@@ -1,8 +1,9 @@
 import { promises as fs } from 'node:fs';
 import type { MethodEntry } from '../../rpc/types';
 import type { GuestLogEntry, GuestLogs } from '../../logs/guest-logs';
-import { flag, noArgs } from './bounds';
+import { noArgs } from './bounds';
 import { entry } from './entry';
+import { LOG_ACTION_FLAG_SCHEMA, logActionFlags, type LogActionFlagValue } from './log-action-flags';
 
 export interface LogMethodsDeps {
   readonly guestId: string;
@@ -16,25 +17,28 @@ export interface LogMethodsDeps {
 
 export const guestLogListSchema = noArgs;
 
-/** `guest_log_action(log_name, enable, disable, publish, discard)` (call, 1.0). */
+/**
+ * `guest_log_action(log_name, enable, disable, publish, discard)` (call, 1.0). The flags come as
+ * Trove's API passes them (1/0), or booleans, or words; the handler coerces (log-action-flags.ts).
+ */
 export const guestLogActionSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
     log_name: { type: 'string', nullable: true, maxLength: 64 },
-    enable: flag,
-    disable: flag,
-    publish: flag,
-    discard: flag,
+    enable: LOG_ACTION_FLAG_SCHEMA,
+    disable: LOG_ACTION_FLAG_SCHEMA,
+    publish: LOG_ACTION_FLAG_SCHEMA,
+    discard: LOG_ACTION_FLAG_SCHEMA,
   },
 } as const;
 
 export interface GuestLogActionArgs {
   log_name?: string | null;
-  enable?: boolean | null;
-  disable?: boolean | null;
-  publish?: boolean | null;
-  discard?: boolean | null;
+  enable?: LogActionFlagValue;
+  disable?: LogActionFlagValue;
+  publish?: LogActionFlagValue;
+  discard?: LogActionFlagValue;
 }
 
 /** guest_log_list always (the agent's own log when there are no guest logs); guest_log_action with them. */
@@ -46,7 +50,7 @@ export function logMethods(deps: LogMethodsDeps): MethodEntry[] {
       ? []
       : [
           entry<GuestLogActionArgs>('guest_log_action', guestLogActionSchema, (args, call) =>
-            logs.action(args.log_name ?? null, { enable: args.enable === true, disable: args.disable === true, publish: args.publish === true, discard: args.discard === true }, call.context),
+            logs.action(args.log_name ?? null, logActionFlags({ enable: args.enable, disable: args.disable, publish: args.publish, discard: args.discard }), call.context),
           ),
         ]),
   ];

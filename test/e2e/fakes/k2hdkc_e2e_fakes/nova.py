@@ -107,6 +107,15 @@ class Server(object):
     def reboot(self, reboot_type='SOFT'):
         self.manager.reboot(self.id)
 
+    def resize(self, flavor, **kwargs):
+        self.manager.resize(self.id, flavor)
+
+    def confirm_resize(self):
+        self.manager.confirm_resize(self.id)
+
+    def revert_resize(self):
+        self.manager.revert_resize(self.id)
+
     def to_dict(self):
         return {'id': self.id, 'name': self.name, 'status': self.status}
 
@@ -119,7 +128,7 @@ class Servers(object):
         # Trove asks for compute_instance_id before it is set (a cluster view during build);
         # nova answers GET /servers/None with 404.
         record = store.get('servers', server_id) if server_id else None
-        power = store.get('power', server_id)
+        power = store.get('power', server_id) if record is not None else None
         if record is None or (power or {}).get('status') == 'DELETED':
             raise nova_exceptions.NotFound(404, 'Instance %s could not be found.' % server_id)
         return record, power
@@ -185,6 +194,43 @@ class Servers(object):
         record, _power = self._load(server_id)
         record['reboots'] = record.get('reboots', 0) + 1
         store.put('servers', server_id, record)
+
+    # Resize as nova does it: the server goes to VERIFY_RESIZE on the new flavor, then confirm
+    # keeps it (ACTIVE) or revert restores the old one (ACTIVE). The VM is not power cycled here.
+    def _set_status(self, server_id, status):
+        power = store.get('power', server_id) or {}
+        power.update({'status': status, 'updated': _now()})
+        store.put('power', server_id, power)
+
+    def resize(self, server, flavor):
+        server_id = getattr(server, 'id', server)
+        record, power = self._load(server_id)
+        if (power or {}).get('status') != 'ACTIVE':
+            raise nova_exceptions.Conflict(409, 'Cannot resize server %s while it is %s'
+                                           % (server_id, (power or {}).get('status')))
+        new_flavor = Flavors().get(getattr(flavor, 'id', flavor))
+        record['flavor_before_resize'] = record['flavor']
+        record['flavor'] = str(new_flavor.id)
+        store.put('servers', server_id, record)
+        self._set_status(server_id, 'VERIFY_RESIZE')
+
+    def confirm_resize(self, server):
+        server_id = getattr(server, 'id', server)
+        record, power = self._load(server_id)
+        if (power or {}).get('status') != 'VERIFY_RESIZE':
+            raise nova_exceptions.Conflict(409, 'Server %s is not resized' % server_id)
+        record.pop('flavor_before_resize', None)
+        store.put('servers', server_id, record)
+        self._set_status(server_id, 'ACTIVE')
+
+    def revert_resize(self, server):
+        server_id = getattr(server, 'id', server)
+        record, power = self._load(server_id)
+        if (power or {}).get('status') != 'VERIFY_RESIZE':
+            raise nova_exceptions.Conflict(409, 'Server %s is not resized' % server_id)
+        record['flavor'] = record.pop('flavor_before_resize')
+        store.put('servers', server_id, record)
+        self._set_status(server_id, 'ACTIVE')
 
 
 class ServerGroups(object):
