@@ -6,7 +6,7 @@ import { OPTIONS, optionsSchema, type OptionDef } from './options';
 import { parseTransportUrl } from './transport-url';
 import type { AgentConfig } from './types';
 import { compileValidator, GENERATED_AJV_OPTIONS, precompiledValidator } from '../validation/validators';
-import { shippedTemplatePath } from '../k2hdkc/shipped-template';
+import { shippedTemplatePath } from './shipped-template';
 
 export interface ConfigSources {
   /** `--config-file` values, applied in order. */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkInvariants, parseIni, sectionValues, substituteSelf, type NodeRole } from '../../../src/k2hdkc/ini';
-import { SHIPPED_TEMPLATE_RELATIVE, shippedTemplatePath } from '../../../src/k2hdkc/shipped-template';
+import { SHIPPED_TEMPLATE_RELATIVE, shippedTemplatePath } from '../../../src/config/shipped-template';
 import { hostsVariable, type HostEntry } from '../../doubles/k2hr3/render';
 import { expandTemplate, loadTemplate } from '../../doubles/k2hr3/template';
 
