@@ -61,6 +61,8 @@ export interface KeystoneFixture {
   token(who: Credentials): Promise<string>;
   /** Adds a service and its public/internal/admin endpoints to the catalog. */
   addService(service: CatalogService): Promise<void>;
+  /** Another service user (roles service and admin in project service), e.g. for Swift's authtoken. */
+  addServiceUser(name: string): Promise<Credentials>;
   /** The tail of Keystone's log, for failure reports. */
   logTail(): string;
   stop(keep?: boolean): Promise<void>;
@@ -184,11 +186,13 @@ export async function startKeystone(options: KeystoneOptions = {}): Promise<Keys
     const trove = await api.user(admin, 'trove', 'service', ids.serviceProject, [ids.roles.service, ids.roles.admin]);
     const demo = await api.user(admin, 'demo', 'demo', await api.project(admin, 'demo'), [ids.roles.member]);
     const addService = (service: CatalogService): Promise<void> => api.addService(admin, service);
+    const addServiceUser = (name: string): Promise<Credentials> => api.user(admin, name, 'service', ids.serviceProject, [ids.roles.service, ids.roles.admin]);
     for (const service of options.services ?? []) await addService(service);
     return {
       url, baseUrl, dir, admin: adminCreds, trove, demo,
       token: (who) => api.passwordToken(who.username, who.password, who.project),
       addService,
+      addServiceUser,
       logTail: () => `${tail(join(dir, 'uwsgi.log'), 2000)}\n${tail(join(dir, 'keystone.log'), 4000)}`,
       stop,
     };

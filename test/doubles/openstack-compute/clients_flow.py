@@ -72,6 +72,8 @@ def main():
         out['addresses'] = server.addresses
         out['metadata'] = server.metadata
         out['listed'] = [s.id for s in nova.servers.list()]
+        # Trove lists with limit=-1: novaclient then pages with `marker` until a page is empty.
+        out['listed_all'] = [s.id for s in nova.servers.list(limit=-1)]
     elif step == 'delete':
         nova.servers.delete(sys.argv[5])
         try:

@@ -148,8 +148,21 @@ export function registerNova(scope: FastifyInstance, state: CloudState, baseUrl:
       .filter((s) => q['name'] === undefined || new RegExp(q['name']).test(s.name))
       .filter((s) => q['status'] === undefined || (state.power(s.id)?.status ?? 'BUILD') === q['status'].toUpperCase());
   };
-  scope.get('/v2.1/servers', async (req) => ({ servers: listServers(req).map((s) => ({ id: s.id, name: s.name, links: [] })) }));
-  scope.get('/v2.1/servers/detail', async (req) => ({ servers: listServers(req).map((s) => serverView(req, s)) }));
+  /** nova's paging: entries after `marker`, at most `limit`; novaclient pages until an empty page. */
+  const page = (req: FastifyRequest, servers: ServerRecord[]): ServerRecord[] => {
+    const q = req.query as Record<string, string | undefined>;
+    let from = 0;
+    if (q['marker'] !== undefined) {
+      const at = servers.findIndex((s) => s.id === q['marker']);
+      if (at < 0) throw badRequest(`marker [${q['marker']}] not found`);
+      from = at + 1;
+    }
+    const limit = q['limit'] === undefined ? undefined : Number(q['limit']);
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) throw badRequest('limit must be a non-negative integer');
+    return servers.slice(from, limit === undefined ? undefined : from + limit);
+  };
+  scope.get('/v2.1/servers', async (req) => ({ servers: page(req, listServers(req)).map((s) => ({ id: s.id, name: s.name, links: [] })) }));
+  scope.get('/v2.1/servers/detail', async (req) => ({ servers: page(req, listServers(req)).map((s) => serverView(req, s)) }));
   scope.get<{ Params: { id: string } }>('/v2.1/servers/:id', async (req) => ({ server: serverView(req, serverOf(req, req.params.id)) }));
 
   scope.post('/v2.1/servers', async (req, reply) => {

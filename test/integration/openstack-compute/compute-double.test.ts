@@ -91,6 +91,7 @@ describe('nova/cinder/neutron/glance double', () => {
     expect(shown['status']).toBe('ACTIVE');
     expect(shown['addresses']).toMatchObject({ 'e2e-net': [{ addr: '127.199.7.10', version: 4 }] });
     expect(shown['listed']).toEqual([serverId]);
+    expect(shown['listed_all']).toEqual([serverId]);
 
     // Another project sees neither the server nor the volume.
     const other = await axios.get(`${base}/compute/v2.1/servers/${serverId}`, { headers: { 'X-Auth-Token': OTHER_TOKEN }, validateStatus: () => true });
