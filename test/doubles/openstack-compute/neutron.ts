@@ -55,7 +55,8 @@ function filtered<T extends object>(items: readonly T[], query: unknown): T[] {
   return items.filter((item) => q.every(([k, v]) => {
     const value = (item as Record<string, unknown>)[k];
     const wanted = Array.isArray(v) ? v : [v];
-    return wanted.some((w) => String(value) === w);
+    // Python clients send booleans as `True`/`False`.
+    return wanted.some((w) => (typeof value === 'boolean' ? String(value) === w.toLowerCase() : String(value) === w));
   }));
 }
 
