@@ -83,6 +83,11 @@ export function registerNova(scope: FastifyInstance, state: CloudState, baseUrl:
   scope.get('/v2.1/os-availability-zone', async () => ({ availabilityZoneInfo: [{ zoneName: AZ, zoneState: { available: true }, hosts: null }] }));
   scope.get('/v2.1/os-availability-zone/detail', async () => ({ availabilityZoneInfo: [{ zoneName: AZ, zoneState: { available: true }, hosts: { 'e2e-host': { 'nova-compute': { available: true, active: true, updated_at: now() } } } }] }));
   scope.get('/v2.1/os-keypairs', async () => ({ keypairs: [] }));
+  // Horizon's Overview asks for the project's usage; the double keeps no usage history.
+  scope.get<{ Params: { project: string } }>('/v2.1/os-simple-tenant-usage/:project', async (req) => {
+    if (req.params.project !== who(req).projectId && !who(req).roles.includes('admin')) throw new ApiError(403, 'Policy does not allow os_compute_api:os-simple-tenant-usage:show to be performed.');
+    return { tenant_usage: {} };
+  });
   scope.get('/v2.1/limits', async (req) => {
     const mine = [...state.servers.values()].filter((s) => !s.deleted && s.tenant_id === who(req).projectId);
     const used = mine.map((s) => state.flavors.find((f) => f.id === s.flavor));

@@ -176,7 +176,8 @@ export class ControlPlane {
       cloudDir: this.cloudDir,
       flavors: FLAVORS,
       images: IMAGES,
-      network: { id: 'e2e-net-0001', name: 'e2e-net', subnetId: 'e2e-subnet-0001', addressPrefix: this.addressPrefix, addressFirst: 10 },
+      // UUIDs: trove-api's schema refuses any other network id (the Dashboard sends it as net-id).
+      network: { id: 'e2e0e2e0-0000-4000-8000-000000000071', name: 'e2e-net', subnetId: 'e2e0e2e0-0000-4000-8000-000000000072', addressPrefix: this.addressPrefix, addressFirst: 10 },
       authenticate: keystoneAuthenticator({ url: keystone.url, username: novaUser.username, password: novaUser.password, project: novaUser.project }),
       keystoneUrl: keystone.baseUrl,
     });
