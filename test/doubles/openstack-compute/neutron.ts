@@ -21,6 +21,22 @@ function missing(kind: keyof typeof KINDS, id: string): ApiError {
   return new ApiError(404, `${label} ${id} could not be found.`, type);
 }
 
+const ROUTER_ID = 'e2e0e2e0-0000-4000-8000-000000000073';
+
+/**
+ * The tenant subnet's router interface, as a cloud's network setup leaves it: Trove checks
+ * that a user port's subnet has one (`[network] enable_access_check`).
+ */
+export function addRouterInterface(state: CloudState): void {
+  const id = 'e2e0e2e0-0000-4000-8000-000000000074';
+  state.ports.set(id, {
+    id, name: '', description: '', network_id: state.network.id, device_id: ROUTER_ID, device_owner: 'network:router_interface',
+    mac_address: 'fa:16:3e:00:00:01', fixed_ips: [{ subnet_id: state.network.subnetId, ip_address: `${state.network.addressPrefix}.1` }],
+    security_groups: [], project_id: 'e2e-admin', tenant_id: 'e2e-admin', status: 'ACTIVE', admin_state_up: true,
+    created_at: now(), updated_at: now(),
+  });
+}
+
 /** A port on the tenant network; neutron allocates its address when it is created. */
 export function createPort(state: CloudState, projectId: string, spec: Record<string, unknown>): PortRecord {
   if (spec['network_id'] !== state.network.id) throw missing('network', String(spec['network_id']));
@@ -55,6 +71,13 @@ function filtered<T extends object>(items: readonly T[], query: unknown): T[] {
   return items.filter((item) => q.every(([k, v]) => {
     const value = (item as Record<string, unknown>)[k];
     const wanted = Array.isArray(v) ? v : [v];
+    // `fixed_ips=subnet_id=<id>` / `fixed_ips=ip_address=<ip>`: any of the port's addresses.
+    if (k === 'fixed_ips' && Array.isArray(value)) {
+      return wanted.every((w) => {
+        const [field, expected] = w.split('=', 2);
+        return (value as Record<string, unknown>[]).some((ip) => field !== undefined && String(ip[field]) === expected);
+      });
+    }
     // Python clients send booleans as `True`/`False`.
     return wanted.some((w) => (typeof value === 'boolean' ? String(value) === w.toLowerCase() : String(value) === w));
   }));
@@ -170,7 +193,7 @@ export function registerNeutron(scope: FastifyInstance, state: CloudState, baseU
   });
 
   scope.get('/v2.0/floatingips', async () => ({ floatingips: [] }));
-  scope.get('/v2.0/routers', async () => ({ routers: [] }));
+  scope.get('/v2.0/routers', async (req) => ({ routers: filtered([{ id: ROUTER_ID, name: 'e2e-router', status: 'ACTIVE', admin_state_up: true, project_id: 'e2e-admin', tenant_id: 'e2e-admin', external_gateway_info: null }], req.query) }));
   scope.get('/v2.0/extensions', async () => ({ extensions: [] }));
   scope.get('/v2.0/quotas/:project', async () => ({ quota: { network: 10, subnet: 10, port: 100, router: 0, floatingip: 0, security_group: 10, security_group_rule: 100 } }));
 }

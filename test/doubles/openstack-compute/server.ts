@@ -3,7 +3,7 @@ import type { Authenticator } from './auth';
 import { registerCinder } from './cinder';
 import { registerGlance } from './glance';
 import { ApiError, novaStyleError, requireToken } from './http';
-import { neutronError, registerNeutron } from './neutron';
+import { addRouterInterface, neutronError, registerNeutron } from './neutron';
 import { registerNova } from './nova';
 import { CloudState, type Flavor, type Image, type NetworkSpec } from './state';
 
@@ -55,6 +55,7 @@ export class ComputeDouble {
 
   constructor(private readonly options: ComputeDoubleOptions) {
     this.state = new CloudState(options.cloudDir, options.flavors, options.images, options.network);
+    addRouterInterface(this.state);
   }
 
   get url(): string {

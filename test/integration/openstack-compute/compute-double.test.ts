@@ -13,6 +13,7 @@ const PROJECT = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
 const OTHER = 'f0e1d2c3b4a5968778695a4b3c2d1e0f';
 const TOKEN = 'token-of-service-user';
 const OTHER_TOKEN = 'token-of-someone-else';
+const ADMIN_TOKEN = 'token-of-an-admin';
 const IMAGE = '5d3a8ea5-0000-4000-8000-00000000e2e1';
 
 // The double as the real OpenStack clients (the ones Trove 18 builds) see it: the calls a
@@ -45,6 +46,7 @@ describe('nova/cinder/neutron/glance double', () => {
       authenticate: staticAuthenticator({
         [TOKEN]: { userId: 'u-trove', userName: 'trove', projectId: PROJECT, projectName: 'service', roles: ['member'] },
         [OTHER_TOKEN]: { userId: 'u-other', userName: 'other', projectId: OTHER, projectName: 'other', roles: ['member'] },
+        [ADMIN_TOKEN]: { userId: 'u-admin', userName: 'trove', projectId: 'svc', projectName: 'service', roles: ['admin', 'service'] },
       }),
       keystoneUrl: 'http://127.0.0.1:9/v3',
     });
@@ -111,6 +113,16 @@ describe('nova/cinder/neutron/glance double', () => {
     expect(gone['volumes']).toEqual([]);
     expect(existsSync(path.join(dir, 'volumes', `${String(created['volume'])}.json`))).toBe(false);
     expect(gone['ports']).toEqual([created['port']]);
+  });
+
+  it('has a router interface on the subnet, found the way Trove checks it', async () => {
+    // trove/common/neutron.py check_subnet_router: list_ports(device_owner=..., fixed_ips=subnet_id=...).
+    const query = { device_owner: 'network:router_interface', fixed_ips: 'subnet_id=subnet-1' };
+    const admin = await axios.get(`${base}/network/v2.0/ports`, { params: query, headers: { 'X-Auth-Token': ADMIN_TOKEN } });
+    expect(admin.data.ports).toHaveLength(1);
+    expect(admin.data.ports[0].fixed_ips).toEqual([{ subnet_id: 'subnet-1', ip_address: '127.199.7.1' }]);
+    const otherSubnet = await axios.get(`${base}/network/v2.0/ports`, { params: { ...query, fixed_ips: 'subnet_id=elsewhere' }, headers: { 'X-Auth-Token': ADMIN_TOKEN } });
+    expect(otherSubnet.data.ports).toEqual([]);
   });
 
   it('answers bad requests with each service\'s own error shape', async () => {
