@@ -23,6 +23,12 @@ PACKAGES+=(python3-openstackclient util-linux mount)
 PACKAGES+=(iproute2 procps)
 # The Horizon drop-in (datastore/horizon/) is checked against Debian's trove-dashboard 19.
 PACKAGES+=(python3-trove-dashboard)
+# A real Keystone for the e2e control plane (test/keystone/fixture.ts): Debian's keystone served
+# by uwsgi's python plugin on loopback.
+PACKAGES+=(keystone uwsgi-core uwsgi-plugin-python3)
+# The Dashboard tests (test/dashboard/): Horizon with trove-dashboard, driven by Debian's Chromium
+# through playwright-core (npm; no browser download).
+PACKAGES+=(openstack-dashboard chromium)
 AMQP_HOST=127.0.0.1
 AMQP_PORT=5672
 WAIT_SECONDS=90

@@ -7,11 +7,15 @@
 # trove_dashboard/content/databases/db_capability.py (_cluster_capable_datastores,
 # _cluster_grow_shrink_capable_datastores) and reads them at call time; Horizon imports
 # every file of local/enabled while loading its settings, so extending the tuples here is
-# enough. Single instances, backups and configuration groups need nothing.
+# enough. Single instances, backups and configuration groups need nothing else.
 
-# Horizon's pluggable-settings loader skips (with a warning) files that define none of
-# DASHBOARD / PANEL / PANEL_GROUP / FEATURE; a FEATURE without other keys adds nothing.
-FEATURE = 'k2hdkc_trove'
+# trove-dashboard's own _1740_project_database_clusters_panel.py ships with DISABLED = True,
+# so Project > Database > Clusters is missing altogether. This file adds that panel (Horizon
+# applies every enabled file in file-name order; a disabled one is skipped).
+PANEL = 'database_clusters'
+PANEL_DASHBOARD = 'project'
+PANEL_GROUP = 'database'
+ADD_PANEL = 'trove_dashboard.content.database_clusters.panel.Clusters'
 
 K2HDKC_DATASTORE = 'k2hdkc'
 _LISTS = ('_cluster_capable_datastores',

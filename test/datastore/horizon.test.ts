@@ -23,7 +23,8 @@ print(json.dumps({
     'launch': list(c._cluster_capable_datastores),
     'grow_shrink': list(c._cluster_grow_shrink_capable_datastores),
     'redis_still': c.is_cluster_capable_datastore('redis'),
-    'feature': getattr(module, 'FEATURE', None),
+    'panel': [getattr(module, k, None) for k in ('PANEL', 'PANEL_DASHBOARD', 'PANEL_GROUP', 'ADD_PANEL')],
+    'disabled': getattr(module, 'DISABLED', False),
 }))
 `;
 
@@ -33,7 +34,8 @@ interface CheckResult {
   launch: string[];
   grow_shrink: string[];
   redis_still: boolean;
-  feature: string | null;
+  panel: (string | null)[];
+  disabled: boolean;
 }
 
 function check(): CheckResult {
@@ -53,8 +55,9 @@ describe('Horizon drop-in _1799_k2hdkc.py', () => {
     expect(out.grow_shrink.filter((n) => n === 'k2hdkc')).toHaveLength(1);
     expect(out.launch).toEqual(expect.arrayContaining(['cassandra', 'redis', 'vertica']));
     expect(out.redis_still).toBe(true);
-    // A pluggable-settings key, so Horizon loads it without the "skipping" warning.
-    expect(out.feature).toBeTruthy();
+    // It also adds Project > Database > Clusters, which trove-dashboard ships disabled.
+    expect(out.panel).toEqual(['database_clusters', 'project', 'database', 'trove_dashboard.content.database_clusters.panel.Clusters']);
+    expect(out.disabled).toBe(false);
   });
 
   it('without trove-dashboard it loads and does nothing', () => {
