@@ -21,6 +21,9 @@ PACKAGES+=(cloud-init)
 PACKAGES+=(python3-openstackclient util-linux mount)
 # The Horizon drop-in (datastore/horizon/) is checked against Debian's trove-dashboard 19.
 PACKAGES+=(python3-trove-dashboard)
+# Scheduled backups through Trove's own schedules (test/mistral/): Debian's Mistral (API, engine,
+# executor; test/mistral/fixture.ts runs them as one mistral-server) on the machine's MariaDB.
+PACKAGES+=(mistral-api mistral-engine mistral-executor mariadb-server)
 AMQP_HOST=127.0.0.1
 AMQP_PORT=5672
 WAIT_SECONDS=90
@@ -65,4 +68,10 @@ if ! amqp_answers; then
 fi
 # The listener opens late in boot, but wait for the app itself to be fully up as well.
 as_root rabbitmqctl await_startup --timeout "$WAIT_SECONDS" >/dev/null
+# Mistral's test databases live in the machine's MariaDB (127.0.0.1:3306, root); start it if the
+# install did not (no systemd in containers).
+if ! (exec 3<>"/dev/tcp/127.0.0.1/3306") 2>/dev/null; then
+  log "starting MariaDB"
+  as_root service mariadb start >/dev/null
+fi
 log "ready: $(/usr/bin/python3 -c 'import trove, oslo_messaging; print("python3-trove", trove.__file__)'), RabbitMQ on ${AMQP_HOST}:${AMQP_PORT}"
