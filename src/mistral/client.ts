@@ -189,7 +189,8 @@ export class MistralClient {
   /** Executions of a workflow, newest first, one page of `limit` after `marker`. */
   async listExecutions(workflowName: string, limit: number, marker?: string): Promise<Execution[]> {
     const what = `list executions of ${workflowName}`;
-    const params: Record<string, string | number> = { workflow_name: workflowName, sort_keys: 'created_at', sort_dirs: 'desc', limit };
+    // include_output: Mistral leaves the output out of lists otherwise (it holds the backup id).
+    const params: Record<string, string | number | boolean> = { workflow_name: workflowName, sort_keys: 'created_at', sort_dirs: 'desc', limit, include_output: true };
     if (marker !== undefined) params['marker'] = marker;
     const res = await this.call(what, () => this.http.get('/executions', { params }));
     if (res.status !== 200) this.fail(what, res);
