@@ -72,10 +72,47 @@ use = egg:swift#object
 `;
 }
 
-export function proxyServerConf(dir: string, ports: SwiftPorts): string {
+/** Keystone in place of tempauth: Swift's own service user validates the users' tokens. */
+export interface SwiftKeystoneAuth {
+  /** Keystone's base URL (`http://127.0.0.1:P`, no `/v3`). */
+  readonly baseUrl: string;
+  readonly username: string;
+  readonly password: string;
+}
+
+/*
+ * With Keystone, keystonemiddleware's authtoken validates the token and swift's keystoneauth
+ * lets a project's admin/member roles operate that project's account `AUTH_<project id>`, as a
+ * real cloud's proxy does.
+ */
+function keystoneFilters(k: SwiftKeystoneAuth): string {
+  return `
+[filter:authtoken]
+paste.filter_factory = keystonemiddleware.auth_token:filter_factory
+www_authenticate_uri = ${k.baseUrl}
+auth_url = ${k.baseUrl}
+auth_type = password
+project_domain_id = default
+user_domain_id = default
+project_name = service
+username = ${k.username}
+password = ${k.password}
+delay_auth_decision = True
+cache = swift.cache
+include_service_catalog = False
+
+[filter:keystoneauth]
+use = egg:swift#keystoneauth
+operator_roles = admin, member
+reseller_prefix = AUTH_
+`;
+}
+
+export function proxyServerConf(dir: string, ports: SwiftPorts, keystone?: SwiftKeystoneAuth): string {
+  const auth = keystone === undefined ? 'tempauth' : 'authtoken keystoneauth';
   return `${common(dir, ports.proxy, 'proxy')}
 [pipeline:main]
-pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats tempauth copy slo dlo proxy-logging proxy-server
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats ${auth} copy slo dlo proxy-logging proxy-server
 
 [app:proxy-server]
 use = egg:swift#proxy
@@ -87,7 +124,7 @@ error_suppression_limit = 100000
 [filter:tempauth]
 use = egg:swift#tempauth
 user_${TEST_ACCOUNT}_${TEST_USER} = ${TEST_KEY} .admin
-
+${keystone === undefined ? '' : keystoneFilters(keystone)}
 [filter:cache]
 use = egg:swift#memcache
 memcache_servers = 127.0.0.1:${ports.memcached}

@@ -15,8 +15,13 @@ import axios from 'axios';
 import { freePort } from '../helpers/free-port';
 import {
   TEST_ACCOUNT, TEST_KEY, TEST_USER, accountServerConf, containerServerConf, objectServerConf, proxyServerConf,
-  swiftConf, type SwiftPorts,
+  swiftConf, type SwiftKeystoneAuth, type SwiftPorts,
 } from './config';
+
+/** Swift behind Keystone: the proxy's service user, and a token whose account proves the chain. */
+export interface SwiftKeystoneOptions extends SwiftKeystoneAuth {
+  readonly probe: { readonly token: string; readonly projectId: string };
+}
 
 export type SwiftServer = 'proxy' | 'account' | 'container' | 'object';
 
@@ -114,8 +119,11 @@ async function tcpAnswers(port: number): Promise<boolean> {
   }
 }
 
-/** Starts a private Swift; about 3–6 s on a two-core machine. */
-export async function startSwift(): Promise<SwiftFixture> {
+/**
+ * Starts a private Swift; about 3–6 s on a two-core machine. With `keystone`, tokens are
+ * Keystone's (authtoken + keystoneauth) and `url`/`token` are the probe project's account.
+ */
+export async function startSwift(options: { readonly keystone?: SwiftKeystoneOptions } = {}): Promise<SwiftFixture> {
   for (const bin of [...Object.values(BINARIES), '/usr/bin/swift-ring-builder', '/usr/bin/memcached']) {
     await access(bin).catch(() => {
       throw new Error(`${bin} is missing: run scripts/setup-test-env.sh (Debian swift and memcached packages)`);
@@ -175,7 +183,7 @@ export async function startSwift(): Promise<SwiftFixture> {
   try {
     await mkdir(join(dir, 'srv', 'd1'), { recursive: true });
     await writeFile(join(dir, 'swift.conf'), swiftConf());
-    await writeFile(confs.proxy, proxyServerConf(dir, ports));
+    await writeFile(confs.proxy, proxyServerConf(dir, ports, options.keystone));
     await writeFile(confs.account, accountServerConf(dir, ports));
     await writeFile(confs.container, containerServerConf(dir, ports));
     await writeFile(confs.object, objectServerConf(dir, ports));
@@ -183,15 +191,29 @@ export async function startSwift(): Promise<SwiftFixture> {
     await Promise.all(RING_KINDS.map((k) => writeRing(cache, dir, k, ports[k])));
     launch('memcached', '/usr/bin/memcached', ['-l', '127.0.0.1', '-p', String(ports.memcached), '-U', '0', '-m', '16', ...(process.getuid?.() === 0 ? ['-u', 'nobody'] : [])]);
     await Promise.all((['account', 'container', 'object', 'proxy'] as const).map((n) => startServer(n)));
-    const authUrl = `http://127.0.0.1:${ports.proxy}/auth/v1.0`;
-    const { token, url } = await authenticate(authUrl);
+    const keystone = options.keystone;
+    const authUrl = keystone === undefined ? `http://127.0.0.1:${ports.proxy}/auth/v1.0` : `${keystone.baseUrl}/v3`;
+    const { token, url } = keystone === undefined
+      ? await authenticate(authUrl)
+      : await accountAnswers(`http://127.0.0.1:${ports.proxy}/v1/AUTH_${keystone.probe.projectId}`, keystone.probe.token);
     return {
-      url, token, account: `AUTH_${TEST_ACCOUNT}`, authUrl, dir,
+      url, token, account: keystone === undefined ? `AUTH_${TEST_ACCOUNT}` : `AUTH_${keystone.probe.projectId}`, authUrl, dir,
       stopServer: kill, startServer, stop,
     };
   } catch (err) {
     await stop();
     throw err;
+  }
+}
+
+/** With Keystone: the probe token's account answers (created on first use). */
+async function accountAnswers(url: string, token: string): Promise<{ token: string; url: string }> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    const head = await axios.head(url, { headers: { 'X-Auth-Token': token }, validateStatus: () => true }).catch(() => undefined);
+    if (head?.status === 204 || head?.status === 200) return { token, url };
+    if (Date.now() > deadline) throw new Error(`Swift behind Keystone did not accept the probe token (HTTP ${head?.status ?? 'none'})`);
+    await sleep(200);
   }
 }
 

@@ -9,9 +9,11 @@ import axios from 'axios';
 import { waitFor } from '../../conformance/helpers/poll';
 import { freePort } from '../../helpers/free-port';
 import { K2hr3Double } from '../../doubles/k2hr3';
+import { ComputeDouble, keystoneAuthenticator, type Flavor, type Image } from '../../doubles/openstack-compute';
+import { startKeystone, type KeystoneFixture } from '../../keystone/fixture';
 import { startSwift, type SwiftFixture } from '../../swift/fixture';
 import { Hypervisor, REPO_ROOT } from './hypervisor';
-import { OpenStackCli } from './openstack';
+import { OpenStackCli, OpenStackPasswordCli } from './openstack';
 import { startProcess, stopAll, stopProcess, tail, type Managed } from './processes';
 
 const run = promisify(execFile);
@@ -27,6 +29,13 @@ export const ADMIN_TOKEN = 'admin';
 export interface ControlPlaneOptions {
   /** Install the bridge from datastore/ as an operator would (install.py into a temp site dir). */
   readonly bridge: boolean;
+  /**
+   * `fake` (default): the paste-filter keystone and the Python fakes of test/e2e/fakes.
+   * `keystone`: Debian's Keystone (test/keystone), trove-api's shipped api-paste.ini with
+   * keystonemiddleware's authtoken, Swift behind Keystone, Trove's own nova/cinder/neutron/glance
+   * clients talking to the HTTP double of test/doubles/openstack-compute.
+   */
+  readonly identity?: 'fake' | 'keystone';
   /** Extra trove.conf lines per section, appended after the e2e defaults. */
   readonly troveConf?: Readonly<Record<string, readonly string[]>>;
   /** Keystone tokens the K2HR3 double accepts (token -> user and project names). */
@@ -50,6 +59,14 @@ function merge(base: Record<string, string[]>, extra: Readonly<Record<string, re
  * neutron and keystone are the fakes in test/e2e/fakes; Swift is real (test/swift); the K2HR3 API
  * is the spec double; VMs are booted by the Hypervisor, which runs the real agent.
  */
+const FLAVORS: Flavor[] = [
+  { id: '10', name: 'k2hdkc.small', ram: 512, vcpus: 1, disk: 5, ephemeral: 0 },
+  { id: '11', name: 'k2hdkc.medium', ram: 1024, vcpus: 2, disk: 10, ephemeral: 0 },
+];
+const IMAGES: Image[] = [
+  { id: '5d3a8ea5-0000-4000-8000-00000000e2e1', name: 'k2hdkc-guest', status: 'active', tags: ['trove', 'k2hdkc'], created_at: '2026-01-01T00:00:00Z' },
+];
+
 export class ControlPlane {
   readonly dir: string;
   readonly cloudDir: string;
@@ -64,6 +81,10 @@ export class ControlPlane {
   readonly addressPrefix = `127.${100 + (process.pid % 100)}.${process.pid % 250}`;
   swift!: SwiftFixture;
   cli!: OpenStackCli;
+  /** identity `keystone` only: the Keystone, the compute double and the password-auth CLI. */
+  keystone?: KeystoneFixture;
+  compute?: ComputeDouble;
+  userCli?: OpenStackPasswordCli;
   hypervisor!: Hypervisor;
   apiUrl = '';
   private readonly services: Managed[] = [];
@@ -83,7 +104,8 @@ export class ControlPlane {
     mkdirSync(path.join(this.dir, 'etc'), { recursive: true });
     mkdirSync(path.join(this.dir, 'log'), { recursive: true });
     this.bridgeSite = path.join(this.dir, 'bridge-site');
-    const pythonPath = [FAKES_DIR, ...(options.bridge ? [this.bridgeSite] : [])];
+    const fakes = options.identity === 'keystone' ? [] : [FAKES_DIR];
+    const pythonPath = [...fakes, ...(options.bridge ? [this.bridgeSite] : [])];
     this.env = {
       ...process.env,
       PYTHONPATH: pythonPath.join(':'),
@@ -102,11 +124,18 @@ export class ControlPlane {
   }
 
   async start(): Promise<void> {
-    const [port, k2hr3Url, swift] = await Promise.all([freePort(), this.k2hr3.start(), startSwift(), this.createVhost()]);
-    this.swift = swift;
-    this.apiUrl = `http://127.0.0.1:${port}`;
-    this.writeCloud();
-    this.writeConfigs(port, k2hr3Url);
+    let port: number;
+    let k2hr3Url: string;
+    if (this.options.identity === 'keystone') {
+      [port, k2hr3Url] = await this.startKeystoneCloud();
+    } else {
+      let swift: SwiftFixture;
+      [port, k2hr3Url, swift] = await Promise.all([freePort(), this.k2hr3.start(), startSwift(), this.createVhost()]);
+      this.swift = swift;
+      this.apiUrl = `http://127.0.0.1:${port}`;
+      this.writeCloud();
+      this.writeConfigs(port, k2hr3Url);
+    }
     if (this.options.bridge) await this.installBridge();
     // Schema through Trove's own migration code (trove-manage db_sync crashes on Python 3.11).
     await run(PYTHON, [path.join(TOOLS_DIR, 'db_sync.py'), this.confPath], { env: this.env, timeout: 120_000 });
@@ -129,6 +158,46 @@ export class ControlPlane {
       this.assertServicesRunning();
       return (await this.consumers(queue)) > 0 ? true : undefined;
     }, { timeoutMs: 90_000, intervalMs: 250 })));
+  }
+
+  /**
+   * Keystone first (Swift's and the double's tokens are validated there), then Swift behind it
+   * and the compute double, then the catalog an operator registers: identity (bootstrap),
+   * database, object-store, compute, volumev3, network, image.
+   */
+  private async startKeystoneCloud(): Promise<[number, string]> {
+    const [port, k2hr3Url, keystone] = await Promise.all([freePort(), this.k2hr3.start(), startKeystone(), this.createVhost()]);
+    this.keystone = keystone;
+    this.apiUrl = `http://127.0.0.1:${port}`;
+    const [swiftUser, novaUser, adminToken] = await Promise.all([
+      keystone.addServiceUser('swift'), keystone.addServiceUser('nova'), keystone.token(keystone.admin),
+    ]);
+    this.compute = new ComputeDouble({
+      cloudDir: this.cloudDir,
+      flavors: FLAVORS,
+      images: IMAGES,
+      network: { id: 'e2e-net-0001', name: 'e2e-net', subnetId: 'e2e-subnet-0001', addressPrefix: this.addressPrefix, addressFirst: 10 },
+      authenticate: keystoneAuthenticator({ url: keystone.url, username: novaUser.username, password: novaUser.password, project: novaUser.project }),
+      keystoneUrl: keystone.baseUrl,
+    });
+    const [swift] = await Promise.all([
+      startSwift({ keystone: { baseUrl: keystone.baseUrl, username: swiftUser.username, password: swiftUser.password, probe: { token: adminToken, projectId: keystone.admin.projectId } } }),
+      this.compute.start(),
+    ]);
+    this.swift = swift;
+    for (const service of [
+      { type: 'database', name: 'trove', url: `${this.apiUrl}/v1.0/$(project_id)s` },
+      { type: 'object-store', name: 'swift', url: `${this.swiftBase}$(project_id)s` },
+      ...this.compute.catalog(),
+    ]) await keystone.addService(service);
+    this.userCli = new OpenStackPasswordCli(keystone.url, (line) => this.transcript.push(line));
+    this.writeKeystoneConfigs(port, k2hr3Url, keystone);
+    return [port, k2hr3Url];
+  }
+
+  /** Swift's storage URL without the project id (`.../v1/AUTH_`). */
+  get swiftBase(): string {
+    return this.swift.url.replace(/AUTH_[^/]+$/, 'AUTH_');
   }
 
   /** Consumers on a queue of the run's vhost; 0 while it does not exist. */
@@ -160,6 +229,7 @@ export class ControlPlane {
   /** Everything a failing test should print: the CLI transcript and the tails of every log. */
   report(): string {
     const parts = [`e2e directory: ${this.dir}`, 'CLI transcript:', ...this.transcript.slice(-60)];
+    if (this.keystone !== undefined) parts.push('--- keystone (tail)', this.keystone.logTail());
     for (const name of ['trove-api', 'trove-taskmanager', 'trove-conductor']) {
       parts.push(`--- ${name}.log (tail)`, tail(this.logPath(name), 5000));
     }
@@ -177,6 +247,8 @@ export class ControlPlane {
     await stopAll();
     await Promise.all([
       this.swift?.stop().catch(() => undefined),
+      this.compute?.stop().catch(() => undefined),
+      this.keystone?.stop(keep).catch(() => undefined),
       this.k2hr3.stop().catch(() => undefined),
       run('rabbitmqctl', ['-q', 'delete_vhost', this.vhost]).catch(() => undefined),
     ]);
@@ -240,6 +312,106 @@ export class ControlPlane {
       ],
     };
     writeFileSync(path.join(this.cloudDir, 'cloud.json'), JSON.stringify(cloud, null, 1), { mode: 0o600 });
+  }
+
+  /**
+   * trove.conf for a Keystone cloud: Debian's shipped /etc/trove/api-paste.ini (authtoken from
+   * keystonemiddleware), `[keystone_authtoken]` and `[service_credentials]` as the install guide
+   * writes them, Trove's default (admin) nova/cinder/neutron/glance clients finding their
+   * endpoints in the catalog, Swift from the user's catalog.
+   */
+  private writeKeystoneConfigs(port: number, k2hr3Url: string, keystone: KeystoneFixture): void {
+    const bridge = this.options.bridge;
+    const trove = keystone.trove;
+    const conf = merge({
+      DEFAULT: [
+        'debug = True',
+        `log_dir = ${path.join(this.dir, 'log')}`,
+        'bind_host = 127.0.0.1',
+        `bind_port = ${port}`,
+        'trove_api_workers = 1',
+        'api_paste_config = /etc/trove/api-paste.ini',
+        `transport_url = ${this.transportUrl}`,
+        'control_exchange = trove',
+        'taskmanager_queue = e2e-taskmanager',
+        'conductor_queue = e2e-conductor',
+        'trove_conductor_workers = 1',
+        'inst_rpc_key_encr_key = e2e-controller-secret-0123456789abcdef',
+        `guest_config = ${this.guestConfPath}`,
+        `injected_config_location = /etc/trove/conf.d`,
+        `cloudinit_location = ${path.join(this.dir, 'etc/cloudinit')}`,
+        'trove_security_groups_support = False',
+        'trove_volume_support = True',
+        // The shipped pipeline rate-limits; the tests poll more often than a person clicks.
+        'http_get_rate = 100000',
+        'http_post_rate = 100000',
+        'http_put_rate = 100000',
+        'http_delete_rate = 100000',
+        'http_mgmt_post_rate = 100000',
+        'usage_sleep_time = 1',
+        'state_change_poll_time = 1',
+        'agent_call_low_timeout = 15',
+        'agent_call_high_timeout = 60',
+        'agent_heartbeat_expiry = 60',
+        'server_delete_time_out = 60',
+        'usage_timeout = 240',
+        'restore_usage_timeout = 240',
+        'cluster_usage_timeout = 300',
+        'reboot_time_out = 60',
+        'resize_time_out = 60',
+        'exists_notification_interval = 0',
+        'max_accepted_volume_size = 10',
+        ...(bridge ? ['config_source = k2hdkc_bridge', `template_path = ${this.templatesDir}/`] : []),
+      ],
+      database: [`connection = sqlite:///${path.join(this.dir, 'trove.sqlite')}`],
+      keystone_authtoken: [
+        `www_authenticate_uri = ${keystone.baseUrl}`,
+        `auth_url = ${keystone.baseUrl}`,
+        'auth_type = password',
+        'project_domain_name = Default',
+        'user_domain_name = Default',
+        `project_name = ${trove.project}`,
+        `username = ${trove.username}`,
+        `password = ${trove.password}`,
+        'region_name = RegionOne',
+      ],
+      service_credentials: [
+        `auth_url = ${keystone.url}`,
+        `username = ${trove.username}`,
+        `password = ${trove.password}`,
+        `project_name = ${trove.project}`,
+        `project_id = ${trove.projectId}`,
+        'user_domain_name = Default',
+        'project_domain_name = Default',
+        'region_name = RegionOne',
+      ],
+      oslo_messaging_notifications: ['driver = noop'],
+      oslo_concurrency: [`lock_path = ${path.join(this.dir, 'lock')}`],
+      ...(bridge ? { k2hdkc_bridge: ['driver = k2hdkc_bridge'] } : {}),
+    }, this.options.troveConf);
+    writeFileSync(this.confPath, ini(conf), { mode: 0o600 });
+    this.writeGuestConf(k2hr3Url);
+  }
+
+  private writeGuestConf(k2hr3Url: string): void {
+    // The controller's guest config: injected verbatim into every VM by the taskmanager.
+    const guest = merge({
+      DEFAULT: [
+        `transport_url = ${this.transportUrl}`,
+        'control_exchange = trove',
+        'conductor_queue = e2e-conductor',
+        'report_interval = 3',
+      ],
+      k2hdkc: [
+        `k2hr3_api_url = ${k2hr3Url}`,
+        'log_level = debug',
+        'prepare_timeout_seconds = 60',
+        'health_poll_ms = 100',
+        'shutdown_grace_seconds = 3',
+      ],
+    }, this.options.guestConf);
+    writeFileSync(this.guestConfPath, ini(guest), { mode: 0o600 });
+    writeFileSync(this.tokenMapPath, '{}', { mode: 0o600 });
   }
 
   private writeConfigs(port: number, k2hr3Url: string): void {
@@ -308,24 +480,6 @@ export class ControlPlane {
       ...(bridge ? { k2hdkc_bridge: ['driver = k2hdkc_bridge'] } : {}),
     }, this.options.troveConf);
     writeFileSync(this.confPath, ini(conf), { mode: 0o600 });
-
-    // The controller's guest config: injected verbatim into every VM by the taskmanager.
-    const guest = merge({
-      DEFAULT: [
-        `transport_url = ${this.transportUrl}`,
-        'control_exchange = trove',
-        'conductor_queue = e2e-conductor',
-        'report_interval = 3',
-      ],
-      k2hdkc: [
-        `k2hr3_api_url = ${k2hr3Url}`,
-        'log_level = debug',
-        'prepare_timeout_seconds = 60',
-        'health_poll_ms = 100',
-        'shutdown_grace_seconds = 3',
-      ],
-    }, this.options.guestConf);
-    writeFileSync(this.guestConfPath, ini(guest), { mode: 0o600 });
-    writeFileSync(this.tokenMapPath, '{}', { mode: 0o600 });
+    this.writeGuestConf(k2hr3Url);
   }
 }

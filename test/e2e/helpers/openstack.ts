@@ -51,3 +51,53 @@ export class OpenStackCli {
     return JSON.parse(out) as T;
   }
 }
+
+/** A Keystone user as the CLI logs in with it (test/keystone/fixture.ts Credentials). */
+export interface CliUser {
+  readonly username: string;
+  readonly password: string;
+  readonly project: string;
+}
+
+/**
+ * The CLI as a cloud's user runs it: password authentication at Keystone (`OS_*` variables, the
+ * password never on the command line), every endpoint from the catalog of the scoped token.
+ */
+export class OpenStackPasswordCli {
+  constructor(private readonly authUrl: string, private readonly logLine: (line: string) => void) {}
+
+  run(user: CliUser, args: readonly string[], timeoutMs = 60_000): Promise<CliResult> {
+    this.logLine(`$ openstack (${user.username}@${user.project}) ${args.join(' ')}`);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PYTHONWARNINGS: 'ignore',
+      OS_AUTH_URL: this.authUrl,
+      OS_AUTH_TYPE: 'password',
+      OS_IDENTITY_API_VERSION: '3',
+      OS_USERNAME: user.username,
+      OS_PASSWORD: user.password,
+      OS_PROJECT_NAME: user.project,
+      OS_USER_DOMAIN_NAME: 'Default',
+      OS_PROJECT_DOMAIN_NAME: 'Default',
+      OS_REGION_NAME: 'RegionOne',
+      OS_INTERFACE: 'public',
+    };
+    return new Promise((resolve) => {
+      execFile('/usr/bin/openstack', [...args], { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env }, (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
+        this.logLine(`  -> exit ${code}${stderr.trim() === '' ? '' : `; stderr: ${stderr.trim().slice(0, 2000)}`}`);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  async ok(user: CliUser, args: readonly string[], timeoutMs?: number): Promise<string> {
+    const result = await this.run(user, args, timeoutMs);
+    if (result.code !== 0) throw new Error(`openstack ${args.join(' ')} exited ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`);
+    return result.stdout;
+  }
+
+  async json<T>(user: CliUser, args: readonly string[], timeoutMs?: number): Promise<T> {
+    return JSON.parse(await this.ok(user, [...args, '-f', 'json'], timeoutMs)) as T;
+  }
+}
