@@ -252,8 +252,6 @@ describe('a user schedules backups of their instance', () => {
   }), 120_000);
 
   it('the deleted schedule never ran again', step(async () => {
-    const token = await plane.keystone!.token(plane.keystone!.demo);
-    void token;
     expect(await triggerRuns(nightly, nightlyInput)).toBe(executionsAtDelete);
   }), 60_000);
 });
