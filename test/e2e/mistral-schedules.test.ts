@@ -254,4 +254,9 @@ describe('a user schedules backups of their instance', () => {
   it('the deleted schedule never ran again', step(async () => {
     expect(await triggerRuns(nightly, nightlyInput)).toBe(executionsAtDelete);
   }), 60_000);
+
+  it('ran Debian\'s Mistral, Keystone and troveclient unmodified (dpkg --verify prints nothing)', step(async () => {
+    const { stdout } = await run('dpkg', ['--verify', 'python3-mistral', 'mistral-common', 'mistral-api', 'mistral-engine', 'mistral-executor', 'python3-mistralclient', 'python3-troveclient', 'keystone', 'python3-keystone'], { timeout: 60_000 });
+    expect(stdout).toBe('');
+  }), 60_000);
 });
