@@ -21,6 +21,9 @@ PACKAGES+=(cloud-init)
 PACKAGES+=(python3-openstackclient util-linux mount)
 # The Horizon drop-in (datastore/horizon/) is checked against Debian's trove-dashboard 19.
 PACKAGES+=(python3-trove-dashboard)
+# A real Keystone for the e2e control plane (test/keystone/fixture.ts): Debian's keystone served
+# by uwsgi's python plugin on loopback.
+PACKAGES+=(keystone uwsgi-core uwsgi-plugin-python3)
 # Scheduled backups through Trove's own schedules (test/mistral/): Debian's Mistral (API, engine,
 # executor; test/mistral/fixture.ts runs them as one mistral-server) on the machine's MariaDB.
 PACKAGES+=(mistral-api mistral-engine mistral-executor mariadb-server)
