@@ -29,6 +29,9 @@ PACKAGES+=(keystone uwsgi-core uwsgi-plugin-python3)
 # The Dashboard tests (test/dashboard/): Horizon with trove-dashboard, driven by Debian's Chromium
 # through playwright-core (npm; no browser download).
 PACKAGES+=(openstack-dashboard chromium)
+# Scheduled backups through Trove's own schedules (test/mistral/): Debian's Mistral (API, engine,
+# executor; test/mistral/fixture.ts runs them as one mistral-server) on the machine's MariaDB.
+PACKAGES+=(mistral-api mistral-engine mistral-executor mariadb-server)
 AMQP_HOST=127.0.0.1
 AMQP_PORT=5672
 WAIT_SECONDS=90
@@ -81,4 +84,19 @@ if [ ! -d /dev/mqueue ] || ! mountpoint -q /dev/mqueue; then
 fi
 # The listener opens late in boot, but wait for the app itself to be fully up as well.
 as_root rabbitmqctl await_startup --timeout "$WAIT_SECONDS" >/dev/null
+# Mistral's test databases live in the machine's MariaDB (127.0.0.1:3306, root); start it if the
+# install did not (no systemd in containers).
+if ! (exec 3<>"/dev/tcp/127.0.0.1/3306") 2>/dev/null; then
+  log "starting MariaDB"
+  as_root service mariadb start >/dev/null 2>&1 \
+    || as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+  deadline=$((SECONDS + WAIT_SECONDS))
+  until (exec 3<>"/dev/tcp/127.0.0.1/3306") 2>/dev/null; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      log "MariaDB did not answer on 127.0.0.1:3306 within ${WAIT_SECONDS}s"
+      exit 1
+    fi
+    sleep 0.5
+  done
+fi
 log "ready: $(/usr/bin/python3 -c 'import trove, oslo_messaging; print("python3-trove", trove.__file__)'), RabbitMQ on ${AMQP_HOST}:${AMQP_PORT}"
