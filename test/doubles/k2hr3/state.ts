@@ -90,11 +90,15 @@ export class DoubleState {
     return allowed;
   }
 
-  /** Hosts of a role, sorted by key, as the template iterates them. */
+  /**
+   * Hosts of a role in registration order, as the real API keeps them and the template
+   * iterates them (spec k2hr3-chmpx-k2hdkc.md §10); registering an existing host again keeps
+   * its place.
+   */
   hostsOf(roleYrn: string): HostEntry[] {
     const role = this.roles.get(roleYrn);
     if (!role) return [];
-    return [...role.hosts.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, h]) => h);
+    return [...role.hosts.values()];
   }
 
   /** Adds a host; an ANY-port entry replaces specific ports of the same IP and vice versa (spec §1.3.2). */
