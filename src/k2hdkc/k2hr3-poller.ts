@@ -17,6 +17,8 @@ export interface K2hr3PollerOptions {
   /** Turns the text K2HR3 serves into the INI text to write (the configuration overrides). */
   readonly overlay: (served: string) => Promise<string>;
   readonly log: Logger;
+  /** First poll at once rather than after one interval (issue 10: members waiting to be listed start sooner). */
+  readonly immediate?: boolean;
 }
 
 /** Starts an IniPoller that reads this bootstrap's role resource from K2HR3 (live reconfiguration). */
@@ -32,6 +34,6 @@ export function startK2hr3Poller(boot: ExtdataBootstrap, options: K2hr3PollerOpt
     intervalMs: options.intervalMs,
     log: options.log.child({ component: 'reconfigure' }),
   });
-  poller.start();
+  poller.start(options.immediate ?? false);
   return poller;
 }

@@ -275,6 +275,8 @@ export class K2hdkcManager {
       role: options.role,
       intervalMs,
       overlay: (served) => overlayServed(options.stateDir, served, options.iniOverlay),
+      // Members registered while this one started wait for its INI to list them.
+      immediate: true,
       log: options.log,
     });
   }

@@ -74,12 +74,16 @@ export class IniPoller {
     return this.active;
   }
 
-  /** Schedules polls until stop(); the first one after one (jittered) interval. Idempotent. */
-  start(): void {
+  /**
+   * Schedules polls until stop(); the first one after one (jittered) interval, or at once with
+   * `immediate` (a member that just started: members waiting for it to list them start sooner).
+   * Idempotent.
+   */
+  start(immediate = false): void {
     if (this.active) return;
     this.active = true;
     this.options.log.info({ intervalMs: this.options.intervalMs, iniPath: this.options.iniPath }, 'following the K2HR3 resource for membership changes');
-    this.schedule();
+    this.schedule(immediate ? 1 : undefined);
   }
 
   /** Stops polling; waits for a poll in flight (cancelled) so no write follows stop(). */
@@ -128,9 +132,9 @@ export class IniPoller {
     return { kind: 'updated', diff };
   }
 
-  private schedule(): void {
+  private schedule(firstDelayMs?: number): void {
     if (!this.active) return;
-    const delay = jitteredDelay(this.options.intervalMs, this.options.jitter ?? 0.2, this.options.random);
+    const delay = firstDelayMs ?? jitteredDelay(this.options.intervalMs, this.options.jitter ?? 0.2, this.options.random);
     this.timer = setTimeout(() => {
       const abort = new AbortController();
       this.abort = abort;

@@ -90,7 +90,11 @@ export class DoubleState {
     return allowed;
   }
 
-  /** Hosts of a role in registration order, as the template iterates them (spec §10). */
+  /**
+   * Hosts of a role in registration order, as the real API keeps them and the template
+   * iterates them (spec k2hr3-chmpx-k2hdkc.md §10); registering an existing host again keeps
+   * its place.
+   */
   hostsOf(roleYrn: string): HostEntry[] {
     const role = this.roles.get(roleYrn);
     if (!role) return [];
