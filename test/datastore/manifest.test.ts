@@ -29,6 +29,11 @@ describe('datastore manifest', () => {
     // A version without packages makes prepare crash on None.split().
     expect(validate({ ...manifest, versions: [{ ...manifest.versions[0], packages: [] }] })).toBe(false);
     expect(validate({ ...manifest, options: { ...manifest.options, tcp_ports: ['80a'] } })).toBe(false);
+    // chmpx keeps ports as signed 16-bit numbers: nothing above 32767, in ranges either.
+    expect(validate({ ...manifest, options: { ...manifest.options, tcp_ports: ['32768'] } })).toBe(false);
+    expect(validate({ ...manifest, options: { ...manifest.options, tcp_ports: ['32000-40000'] } })).toBe(false);
+    expect(validate({ ...manifest, options: { ...manifest.options, tcp_ports: ['0'] } })).toBe(false);
+    expect(validate({ ...manifest, options: { ...manifest.options, tcp_ports: ['1', '32767', '9000-9010'] } })).toBe(true);
     expect(validate({ ...manifest, configuration: { ...manifest.configuration, value_column_length: 64 } })).toBe(false);
   });
 

@@ -155,11 +155,13 @@ describe('2-3. a single instance with a configuration group', () => {
     const shown = await plane.cli.json<Record<string, unknown>>('demo', 'demo', ['database', 'configuration', 'show', configId]);
     expect(JSON.stringify(shown['values'])).toContain('k2hdkc-maxthread');
     const refused = await plane.cli.run('demo', 'demo', [
-      'database', 'configuration', 'create', 'bad-port', JSON.stringify({ 'chmpx-server-port': 80 }),
+      'database', 'configuration', 'create', 'bad-port', JSON.stringify({ 'chmpx-server-port': 32768 }),
       '--datastore', 'k2hdkc', '--datastore-version', VERSION,
     ]);
+    // chmpx keeps ports as signed 16-bit numbers: Trove itself refuses 32768 from the rules.
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/chmpx-server-port/);
+    expect(refused.stderr).toMatch(/32767/);
     const unknown = await plane.cli.run('demo', 'demo', [
       'database', 'configuration', 'create', 'bad-name', JSON.stringify({ 'no-such-parameter': 1 }),
       '--datastore', 'k2hdkc', '--datastore-version', VERSION,

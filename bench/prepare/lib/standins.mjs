@@ -55,6 +55,8 @@ export async function standInStartup({ chmpx, k2hdkc, iniPath, host, ctlport, lo
     if (k) {
       k.child.kill('SIGTERM');
       await k.exited;
+      // As the agent does: chmpx crashes (SIGSEGV, files and queues left) on a SIGINT right after its client left.
+      await new Promise((resolve) => setTimeout(resolve, 500));
     }
     c.child.kill('SIGINT');
     await c.exited;

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -19,14 +19,19 @@ function setup(waitReady: (signal: AbortSignal) => Promise<void> = async () => u
       : [];
   const units = () => JSON.parse(readFileSync(join(dir, 'units.json'), 'utf8')) as Record<string, [string, string]>;
   const setUnits = (u: Record<string, [string, string]>) => writeFileSync(join(dir, 'units.json'), JSON.stringify(u));
-  const { log } = sinkLogger();
+  const { log, lines } = sinkLogger();
   const runner = createCommandRunner({ env: { ...process.env, FAKE_SYSTEMCTL_DIR: dir } });
+  const shmDir = join(dir, 'antpickax');
+  mkdirSync(shmDir);
   const marks: string[] = [];
   const processes = new SystemdProcesses({
     runner,
     log,
     systemctl: FAKE_SYSTEMCTL,
     readyTimeoutMs: 500,
+    // Never the machine's /etc/antpickax or /var/lib/antpickax.
+    iniPath: join(dir, 'k2hdkc.ini'),
+    leftovers: { shmDir, mqueueDir: join(dir, 'mqueue') },
     waitReady: async (signal) => {
       marks.push(`waitReady after: ${calls().at(-1) ?? ''}`);
       await waitReady(signal);
@@ -34,7 +39,7 @@ function setup(waitReady: (signal: AbortSignal) => Promise<void> = async () => u
   });
   const seen: ProcessEvent[] = [];
   processes.onEvent((e) => seen.push(e));
-  return { dir, calls, units, setUnits, processes, marks, seen };
+  return { dir, shmDir, lines, calls, units, setUnits, processes, marks, seen };
 }
 
 describe('SystemdProcesses', () => {
@@ -45,6 +50,16 @@ describe('SystemdProcesses', () => {
     expect(t.calls()).toEqual(['reset-failed k2hdkc.service chmpx.service', 'start chmpx.service', 'start k2hdkc.service']);
     expect(t.marks).toEqual(['waitReady after: start chmpx.service']);
     expect(await t.processes.state()).toEqual({ role: 'server', chmpx: 'running', k2hdkc: 'running' });
+  });
+
+  it('removes a crashed chmpx\'s leftovers before starting chmpx.service and creates the directory of K2HFILE', async () => {
+    const t = setup();
+    writeFileSync(join(t.dir, 'k2hdkc.ini'), `[GLOBAL]\nGROUP = g\nSELFCTLPORT = 8021\n[K2HDKC]\nK2HFILE = ${join(t.dir, 'data', 'k2hdkc.k2h')}\n`);
+    writeFileSync(join(t.shmDir, 'g-8021.chmpx.bup'), '');
+    await t.processes.start('server');
+    expect(readdirSync(t.shmDir)).toEqual([]);
+    expect(t.lines.find((l) => l.msg === 'removed what an earlier chmpx left behind (a crash, or a kill)')).toMatchObject({ group: 'g', ctlport: 8021 });
+    expect(existsSync(join(t.dir, 'data'))).toBe(true);
   });
 
   it('stops k2hdkc and chmpx in one systemctl stop', async () => {
