@@ -1,13 +1,13 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, isIP, type Server } from 'node:net';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { HostBridge } from './bridge';
-import { connectTcp, registerNode, unregisterNode } from './registry';
+import { HostExposure } from './host-exposure';
+import { registerNode, unregisterNode } from './registry';
 
 const run = promisify(execFile);
 const RELAY = path.join(__dirname, 'relay.js');
@@ -76,36 +76,12 @@ export interface NetNode {
    * that spawns a program by path (the supervisor's chmpx/k2hdkc).
    */
   wrap(program: string): string;
-  /**
-   * For code under test that runs in the test process itself (an in-process manager and its
-   * ctlport client): `address:port` on the host leads to the same port inside the node. The
-   * host side listens only while something inside the node listens on that port (checked every
-   * 50 ms), so a stopped daemon's port refuses connections on the host too.
-   */
+  /** `address:port` on the host leads into the node while the node listens there (host-exposure.ts). */
   exposeOnHost(ports: readonly number[]): Promise<void>;
 }
 
-/** True when a socket in the network namespace of `pid` listens on TCP `port` (any address, v4 or v6). */
-function listensIn(pid: number, port: number): boolean {
-  const hex = port.toString(16).toUpperCase().padStart(4, '0');
-  for (const table of ['tcp', 'tcp6']) {
-    let text = '';
-    try {
-      text = readFileSync(`/proc/${pid}/net/${table}`, 'utf8');
-    } catch {
-      return false;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f[3] === '0A' && f[1]?.endsWith(`:${hex}`)) return true;
-    }
-  }
-  return false;
-}
-
 interface NodeState extends NetNode {
-  readonly hostListeners: Set<Server>;
-  readonly timers: NodeJS.Timeout[];
+  readonly exposure: HostExposure;
   readonly relay: ChildProcess;
   readonly relayPid: number;
   readonly dialSocket: string;
@@ -246,8 +222,7 @@ export class NodeNetwork {
     if (node === undefined) return;
     this.nodes.delete(address);
     unregisterNode(address);
-    for (const timer of node.timers) clearInterval(timer);
-    for (const server of node.hostListeners) server.close();
+    node.exposure.close();
     await ip(['-n', this.hub, 'link', 'del', node.hubPort]).catch(() => undefined);
     node.relay.disconnect?.();
     await destroyNamespace(node.namespace);
@@ -282,8 +257,6 @@ export class NodeNetwork {
       command: 'nsenter',
       args: [`--net=${NETNS_DIR}/${namespace}`, `--ipc=/proc/${relayPid}/ns/ipc`, '--', cmd, ...args],
     });
-    const hostListeners = new Set<Server>();
-    const timers: NodeJS.Timeout[] = [];
     const wrap = (program: string): string => {
       const file = path.join(this.dir, `${hubPort}-${path.basename(program)}`);
       const { command: cmd, args } = command(program, []);
@@ -292,53 +265,9 @@ export class NodeNetwork {
       chmodSync(file, 0o700);
       return file;
     };
-    const hostListener = (port: number): Server => {
-      const server = createServer((client) => {
-          client.pause();
-          client.on('error', () => undefined);
-          connectTcp(address, port).then((target) => {
-            client.pipe(target);
-            target.pipe(client);
-            target.on('error', () => client.destroy());
-            target.on('close', () => client.end());
-            client.on('close', () => target.end());
-            client.resume();
-            target.resume();
-          }, () => client.resetAndDestroy());
-        });
-      return server;
-    };
-    const exposeOnHost = async (ports: readonly number[]): Promise<void> => {
-      for (const port of ports) {
-        let server: Server | null = null;
-        const sync = async (): Promise<void> => {
-          const listening = listensIn(relayPid, port);
-          if (listening && server === null) {
-            const opened = hostListener(port);
-            server = opened;
-            hostListeners.add(opened);
-            // Only the test's own address on the host: other runs' addresses and ports stay free.
-            opened.listen(port, address);
-            await once(opened, 'listening').catch(() => undefined);
-          } else if (!listening && server !== null) {
-            const closing = server;
-            server = null;
-            hostListeners.delete(closing);
-            closing.close();
-          }
-        };
-        await sync();
-        let busy = false;
-        const timer = setInterval(() => {
-          if (busy) return;
-          busy = true;
-          void sync().finally(() => (busy = false));
-        }, 50);
-        timer.unref();
-        timers.push(timer);
-      }
-    };
-    return { address, namespace, command, wrap, exposeOnHost, hostListeners, timers, relay, relayPid, dialSocket, hubPort };
+    const exposure = new HostExposure(address, relayPid);
+    const exposeOnHost = (ports: readonly number[]): Promise<void> => exposure.expose(ports);
+    return { address, namespace, command, wrap, exposeOnHost, exposure, relay, relayPid, dialSocket, hubPort };
   }
 
   private relayForward(node: NodeState, port: number): Promise<void> {
