@@ -247,8 +247,8 @@ describe('a K2HDKC cluster following K2HR3 membership', () => {
     expect(reply).toMatchObject({ ok: true });
     // CHMPXIDTYPE=CUSTOM: the third field is the custom seed (= the K2HR3 tag), and chmpx accepted it.
     // What the agent saw (chmpx itself logs SERVICEOUT only at -d msg): SUCCEED, then [SERVICE OUT].
-    expect(leaving.agent!.lines.find((l) => l.msg === 'SERVICEOUT sent; waiting for [SERVICE OUT]')).toMatchObject({ reply: 'SUCCEED' });
-    expect(leaving.agent!.lines.find((l) => l.msg === 'node serviced out')).toMatchObject({ ring: 'SERVICE OUT' });
+    expect(leaving.agent!.lines.find((l) => l.msg === 'SERVICEOUT accepted; waiting for [SERVICE OUT]')).toMatchObject({ reply: 'SUCCEED' });
+    expect(leaving.agent!.lines.find((l) => l.msg === 'node serviced out')).toMatchObject({ result: 'out', lastReply: 'SUCCEED (last seen SERVICE OUT)' });
     expect(double.state.hostsOf(cluster.roleYrn).map((h) => h.host).sort()).toEqual(SERVERS.filter((a) => a !== leaving.address));
     // Deregistered without a token: the role token the node holds still works.
     expect(double.seen.some((r) => r.method === 'DELETE' && r.ip === leaving.address && r.token === 'none')).toBe(true);

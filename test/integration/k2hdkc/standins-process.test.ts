@@ -6,14 +6,17 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CtlportClient } from '../../../src/k2hdkc/ctlport';
 import { composeIni } from '../../../src/k2hdkc/ini';
 import { mqueueVisible } from '../../helpers/antpickax';
+import { NodeNetwork } from '../../helpers/netns';
 
 // The process side of the chmpx / k2hdkc stand-ins against k2hdkc-observed.md (second run):
 // signed 16-bit ports, the stop crash and its leftovers, k2hdkc before chmpx, the K2HFILE
 // directory, the files fullock and k2hash leave, and the real (silent by default) debug output.
+// The node runs in its own network namespace (test/helpers/netns): chmpx takes as itself only a
+// NAME on one of its host's interfaces. Its files and queues stay visible on the host.
 
 const DOUBLES = join(__dirname, '../../doubles/chmpx');
 const BASE = 19000 + (process.pid % 400) * 5;
-const HOST = '127.0.0.5';
+const HOST = '127.0.0.9';
 const GROUP = `PROC${process.pid}`;
 
 interface Run {
@@ -24,6 +27,7 @@ interface Run {
 describe('stand-in processes', () => {
   let dir: string;
   let shmDir: string;
+  let network: NodeNetwork;
   const children: ChildProcess[] = [];
 
   const ini = (port: number, ctlport: number, k2hfile: string): string => composeIni({
@@ -43,7 +47,8 @@ describe('stand-in processes', () => {
     return file;
   }
   function run(bin: string, conf: string, log: string, debug = 'err'): Run {
-    const child = spawn(join(DOUBLES, bin), ['-conf', conf, '-d', debug, '-dfile', join(dir, log)], {
+    const inNode = network.node(HOST)!.command(join(DOUBLES, bin), ['-conf', conf, '-d', debug, '-dfile', join(dir, log)]);
+    const child = spawn(inNode.command, inNode.args, {
       stdio: 'ignore',
       env: { ...process.env, CHMPX_DOUBLE_SHM_DIR: shmDir },
     });
@@ -70,16 +75,20 @@ describe('stand-in processes', () => {
     }
   }
 
-  beforeAll(() => {
+  beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'k2h-standin-proc-'));
     shmDir = join(dir, 'antpickax');
     mkdirSync(shmDir);
     mkdirSync(join(dir, 'data'));
+    network = await NodeNetwork.create();
+    // The ctlport client runs in this process: HOST:CTLPORT on the host leads into the node.
+    await (await network.addNode(HOST)).exposeOnHost([BASE + 2]);
   });
   afterEach(() => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   });
-  afterAll(() => {
+  afterAll(async () => {
+    await network?.close();
     for (const q of queues()) rmSync(join('/dev/mqueue', q), { force: true });
     rmSync(dir, { recursive: true, force: true });
   });

@@ -1,17 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CtlportClient, type SelfStatus } from '../../../src/k2hdkc/ctlport';
 import { composeIni, writeIniAtomically } from '../../../src/k2hdkc/ini';
+import { removeGroupLeftovers } from '../../helpers/antpickax';
+import { NodeNetwork } from '../../helpers/netns';
 
 // The ring behaviour of the chmpx stand-in that real chmpx showed when members start in the
 // wrong order (k2hdkc-observed.md "Second run"): a refused early join, separately formed rings
 // that conflict and demote a member to [SERVICE OUT][UP] for good, SERVICEIN repair, a proper
 // join passing [ADD][Pending]/[ADD][Doing], SERVICEOUT refused while the ring merges, the
 // one-server SERVICEOUT reply, and the DUMP layout. Delays run at a quarter of the observed ones
-// (CHMPX_DOUBLE_TIME_SCALE) so the file takes seconds, not minutes.
+// (CHMPX_DOUBLE_TIME_SCALE) so the file takes seconds, not minutes. Each node runs in its own
+// network namespace with the same ports (test/helpers/netns), as on real VMs.
 const DOUBLES = join(__dirname, '../../doubles/chmpx');
 const BASE = 22000 + (process.pid % 400) * 10;
 const PORT = BASE;
@@ -19,18 +22,20 @@ const CTLPORT = BASE + 1;
 const SLAVE_CTLPORT = BASE + 2;
 const SCALE = '0.25';
 const NODES = [
-  { host: '127.0.0.5', cuk: 'cuk-a', seed: 'server-a' },
-  { host: '127.0.0.6', cuk: 'cuk-b', seed: 'server-b' },
-  { host: '127.0.0.7', cuk: 'cuk-c', seed: 'server-c' },
-  { host: '127.0.0.8', cuk: 'cuk-d', seed: 'server-d' },
+  { host: '127.0.0.11', cuk: 'cuk-a', seed: 'server-a' },
+  { host: '127.0.0.12', cuk: 'cuk-b', seed: 'server-b' },
+  { host: '127.0.0.13', cuk: 'cuk-c', seed: 'server-c' },
+  { host: '127.0.0.14', cuk: 'cuk-d', seed: 'server-d' },
 ] as const;
 type Node = (typeof NODES)[number];
 const [a, b, c, d] = NODES;
 
 const IN = 0x21;
 const DEMOTED = 0x11;
+// Per run: chmpx killed by the test leaves its queues in the host's /dev/mqueue.
+const GROUP = `RINGS${process.pid}`;
 
-function iniFor(self: Node, members: readonly Node[], dir: string, group = 'RINGS'): string {
+function iniFor(self: Node, members: readonly Node[], dir: string, group = GROUP): string {
   return composeIni({
     global: [
       ['FILEVERSION', '1'], ['GROUP', group], ['MODE', 'SERVER'], ['CHMPXIDTYPE', 'CUSTOM'],
@@ -62,15 +67,21 @@ async function waitFor<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: s
 
 describe('chmpx stand-in rings', () => {
   let dir: string;
+  let network: NodeNetwork;
   const children: ChildProcess[] = [];
   const ini = (n: Node): string => join(dir, `${n.seed}.ini`);
   const log = (n: Node): string => readFileSync(join(dir, `chmpx-${n.seed}.log`), 'utf8');
   const client = (n: Node): CtlportClient => new CtlportClient({ host: n.host, port: CTLPORT });
   const code = async (n: Node): Promise<number> => (await client(n).selfStatus()).status.code;
   const run = (bin: string, n: Node): ChildProcess => {
-    const child = spawn(join(DOUBLES, bin), ['-conf', ini(n), '-dfile', join(dir, `${bin}-${n.seed}.log`)], {
+    // -d wan: chmpx's own lines about refusals and demotions (silent by default, like the real one).
+    // Each node its own shared memory directory: nodes share the host's filesystem.
+    const shmDir = join(dir, `shm-${n.seed}`);
+    mkdirSync(shmDir, { recursive: true });
+    const inNode = network.node(n.host)!.command(join(DOUBLES, bin), ['-conf', ini(n), '-d', 'wan', '-dfile', join(dir, `${bin}-${n.seed}.log`)]);
+    const child = spawn(inNode.command, inNode.args, {
       stdio: 'ignore',
-      env: { ...process.env, CHMPX_DOUBLE_TIME_SCALE: SCALE },
+      env: { ...process.env, CHMPX_DOUBLE_TIME_SCALE: SCALE, CHMPX_DOUBLE_SHM_DIR: shmDir },
     });
     children.push(child);
     return child;
@@ -90,12 +101,17 @@ describe('chmpx stand-in rings', () => {
     }
   };
 
-  beforeAll(() => {
+  beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'k2h-rings-'));
+    network = await NodeNetwork.create();
+    // The ctlport client runs in this process: host:CTLPORT on the host leads into each node.
+    for (const n of NODES) await (await network.addNode(n.host)).exposeOnHost([CTLPORT]);
   });
 
   afterAll(async () => {
     await stopAll();
+    await network?.close();
+    removeGroupLeftovers(GROUP, []);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -31,11 +31,11 @@ class Peering {
    * @param {import('./ring').NodeState} o.state this node's status machine
    * @param {() => object} o.self this node's [SVRNODE] entry {name, port, ctlport, seed}
    * @param {() => object} o.conf the INI as loaded now ({servers, k2hdkc})
-   * @param {(msg: string) => void} o.log
+   * @param {object} o.debug lib/debug.js's logger (real lines at their level, the stand-in's own as trace)
    * @param {object} o.wire request(host, port, message)
    */
-  constructor({ state, self, conf, log, wire }) {
-    Object.assign(this, { state, selfNode: self, confNow: conf, log, wire });
+  constructor({ state, self, conf, debug, wire }) {
+    Object.assign(this, { state, selfNode: self, confNow: conf, debug, log: debug.trace, wire });
     this.ringId = undefined;
     /** key → {s, ringId, keys} of the peers last seen in this node's ring. */
     this.members = new Map();
@@ -77,7 +77,7 @@ class Peering {
         const key = keyOf(node);
         const r = await this.wire.request(node.name, node.port, { op: 'hello', from: { name: me.name, port: me.port, ctlport: me.ctlport, seed: me.seed }, ringId: this.ringId });
         if (r && r.refused) {
-          if (!this.refusedBy.has(key)) this.log(`[ERR]: RawConnectServer(1224) : Connected to ${node.name}:${node.port}, but could not allow from this server.`);
+          if (!this.refusedBy.has(key)) this.debug.err('RawConnectServer(1224)', `Connected to ${node.name}:${node.port}, but could not allow from this server.`);
           this.refusedBy.add(key);
           this.refusedOnce.add(key);
           return undefined;

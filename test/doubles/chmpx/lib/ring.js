@@ -23,10 +23,12 @@ const TIMING = {
 const between = ([lo, hi]) => Math.round((lo + Math.random() * (hi - lo)) * SCALE);
 
 class NodeState {
-  constructor(mode, autoMerge, log) {
+  /** `debug`: lib/debug.js's logger (the real lines at their level, the stand-in's own as trace). */
+  constructor(mode, autoMerge, debug) {
     this.mode = mode;
     this.autoMerge = autoMerge;
-    this.log = log;
+    this.debug = debug;
+    this.log = debug.trace;
     this.mergeSuspended = false;
     this.attached = 0;
     this.updatedAt = Date.now();
@@ -53,7 +55,7 @@ class NodeState {
     this.updatedAt = Date.now();
     const after = statusWord(this.s);
     const long = (w) => w.replace(/^0x([0-9a-f]+)\(/, (_, hex) => `0x${hex.padStart(16, '0')}:`).replace(/\)$/, '');
-    this.log(`[WAN]: PxComReceiveStatusRes(7766) : self status changed from ${long(before)} to ${long(after)}.`);
+    this.debug.wan('PxComReceiveStatusRes(7766)', `self status changed from ${long(before)} to ${long(after)}.`);
   }
 
   get operating() {
