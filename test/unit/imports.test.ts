@@ -23,6 +23,8 @@ const LAYERS: readonly (readonly [string, number])[] = [
   ['rpc', 4],
   ['conductor', 5],
   ['http', 5],
+  // Registers the trove.backup_create workflow in Mistral (bin/k2hdkc-trove-mistral-register).
+  ['mistral', 5],
   ['k2hdkc', 5],
   ['backup', 6],
   ['logs', 7],
@@ -38,6 +40,8 @@ const LAYERS: readonly (readonly [string, number])[] = [
   ['agent', 13],
   ['standalone', 13],
   ['cli', 14],
+  // The user's command-line tool (bin/k2hdkc-dbaas), beside the agent's.
+  ['dbaas-cli', 14],
 ];
 
 function sourceFiles(dir: string): string[] {
