@@ -1,7 +1,7 @@
 import axios from 'axios';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_CLUSTER_PORTS } from '../k2hr3/provision';
-import { clusterCreate, clusterDelete, clusterList, clusterScale, clusterShow, type WaitMode } from './cluster';
+import { checkClusterName, checkPorts, clusterCreate, clusterDelete, clusterList, clusterScale, clusterShow, type WaitMode } from './cluster';
 import { describeCloud, resolveCloud, secretsOf, type CloudOptions, type CloudSettings } from './clouds';
 import type { Context } from './context';
 import { CliError } from './errors';
@@ -37,16 +37,20 @@ export interface GlobalOptions extends CloudOptions {
   quiet?: boolean;
 }
 
-const SECRET_FLAGS = ['--os-password', '--os-application-credential-secret'];
+const SECRET_FLAGS: ReadonlySet<string> = new Set(['--os-password', '--os-application-credential-secret']);
 
-/** Values given to secret flags on the command line, so no message can echo them. */
-function argvSecrets(argv: readonly string[]): string[] {
+/**
+ * Values on the command line that must never be echoed: those of the secret flags, and the
+ * `=value` of any flag that is not a known plain one (commander quotes an unknown option
+ * whole, and a misspelt `--os-pasword=...` is still a password).
+ */
+function argvSecrets(argv: readonly string[], plainFlags: ReadonlySet<string>): string[] {
   const out: string[] = [];
   argv.forEach((arg, i) => {
-    for (const flag of SECRET_FLAGS) {
-      if (arg === flag && argv[i + 1] !== undefined) out.push(argv[i + 1] as string);
-      else if (arg.startsWith(`${flag}=`)) out.push(arg.slice(flag.length + 1));
-    }
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 0) {
+      if (!plainFlags.has(arg.slice(0, eq))) out.push(arg.slice(eq + 1));
+    } else if (SECRET_FLAGS.has(arg) && argv[i + 1] !== undefined) out.push(argv[i + 1] as string);
   });
   return out.filter((s) => s.length >= 3);
 }
@@ -108,7 +112,7 @@ export async function defaultContext(settings: CloudSettings, global: GlobalOpti
 
 /** Runs one command line; resolves the exit code. Never throws. */
 export async function main(argv: readonly string[], io: Io): Promise<number> {
-  const secrets = argvSecrets(argv);
+  const secrets: string[] = [];
   const out = (text: string): void => io.stdout(scrub(text, secrets));
   const err = (text: string): void => io.stderr(scrub(text, secrets));
 
@@ -181,6 +185,9 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       .option('--template <file>', 'K2HR3 template of the cluster INI (default: the shipped DBaaS template)')
       .addOption(waitOption()),
   ).action(async (name: string, o: Record<string, unknown>, cmd: Command) => {
+    // What the command line alone can refuse is refused before any credential is used.
+    checkClusterName(name);
+    checkPorts({ serverPort: o['port'] as number, serverCtlport: o['ctlport'] as number, slaveCtlport: o['slaveCtlport'] as number });
     const ctx = await context(cmd);
     const row = await clusterCreate(ctx, {
       name,
@@ -266,17 +273,20 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       if (!(cmd.optsWithGlobals() as GlobalOptions).quiet) err(`removed: ${removed.join(', ')}\n`);
     });
 
-  for (const cmd of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
+  const everyCommand = [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)];
+  const plainFlags = new Set<string>();
+  for (const cmd of everyCommand) {
     cmd.configureOutput({ writeOut: out, writeErr: err }).exitOverride();
+    for (const opt of cmd.options) if (opt.long !== undefined && !SECRET_FLAGS.has(opt.long)) plainFlags.add(opt.long);
   }
+  secrets.push(...argvSecrets(argv, plainFlags));
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
-      // --help / --version end with code 0; usage errors (commander already printed them) with 2.
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version') return 0;
-      if (error.code === 'commander.executeSubCommandAsync') return 1;
+      // --help / --version end with 0; a missing command (help shown instead) and usage errors with 2.
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
       return 2;
     }
     if (error instanceof CliError) {
