@@ -21,6 +21,9 @@ PACKAGES+=(cloud-init)
 PACKAGES+=(python3-openstackclient util-linux mount)
 # The Horizon drop-in (datastore/horizon/) is checked against Debian's trove-dashboard 19.
 PACKAGES+=(python3-trove-dashboard)
+# A real Keystone for the e2e control plane (test/keystone/fixture.ts): Debian's keystone served
+# by uwsgi's python plugin on loopback.
+PACKAGES+=(keystone uwsgi-core uwsgi-plugin-python3)
 AMQP_HOST=127.0.0.1
 AMQP_PORT=5672
 WAIT_SECONDS=90

@@ -68,10 +68,11 @@ function readTemplate(path: string): string {
   }
 }
 
-/** The cluster's server or slave VMs, oldest index first. */
+/** The cluster's server and/or slave VMs: servers first, each oldest index first. */
 export async function clusterVms(ctx: Context, cluster: string, role?: 'server' | 'slave'): Promise<Server[]> {
   const meta: Record<string, string> = { [META.cluster]: cluster, ...(role ? { [META.role]: role } : {}) };
-  return (await ctx.nova.listServers(meta)).sort((a, b) => indexOf(a) - indexOf(b));
+  const rank = (s: Server): number => (s.metadata[META.role] === 'server' ? 0 : 1);
+  return (await ctx.nova.listServers(meta)).sort((a, b) => rank(a) - rank(b) || indexOf(a) - indexOf(b));
 }
 
 interface Lookups {
