@@ -11,10 +11,12 @@ export class Undo {
 
   constructor(private readonly ctx: Pick<Context, 'progress'>) {}
 
+  /** Records a step to undo; `what` names it in the error ("server c1-server-2"). */
   push(what: string, run: () => Promise<void>): void {
     this.steps.push({ what, run });
   }
 
+  /** Runs `body`; on failure undoes every recorded step, newest first, and throws the combined CliError. */
   async run(operation: string, body: () => Promise<void>): Promise<void> {
     try {
       await body();
@@ -23,6 +25,7 @@ export class Undo {
       const left: string[] = [];
       for (const step of [...this.steps].reverse()) {
         try {
+          this.ctx.progress(`removing ${step.what}`);
           await step.run();
           removed.push(step.what);
         } catch (undoError) {
@@ -35,7 +38,6 @@ export class Undo {
       if (removed.length > 0) parts.push(`removed what it had made: ${removed.join(', ')}`);
       else parts.push('it had made nothing');
       if (left.length > 0) parts.push(`COULD NOT REMOVE: ${left.join('; ')}`);
-      this.ctx.progress(parts.slice(1).join('; '));
       throw new CliError(error instanceof CliError ? error.kind : 'service', parts.join('; '), { cause: error });
     }
   }

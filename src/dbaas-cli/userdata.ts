@@ -1,4 +1,4 @@
-import { stringify } from 'yaml';
+import { Document, isSeq } from 'yaml';
 import { CliError } from './errors';
 
 /**
@@ -93,5 +93,9 @@ export function renderUserData(req: UserDataRequest): string {
     '# Keep this text private: its extdata URL lets a VM join the cluster.',
     '',
   ].join('\n');
-  return header + stringify(doc, { lineWidth: 0 });
+  const yaml = new Document(doc);
+  // Each command on one line, as cloud-init's examples write them: `- [systemctl, daemon-reload]`.
+  const runcmd = yaml.get('runcmd');
+  if (isSeq(runcmd)) for (const item of runcmd.items) if (isSeq(item)) item.flow = true;
+  return header + yaml.toString({ lineWidth: 0 });
 }
