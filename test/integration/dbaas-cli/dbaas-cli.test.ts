@@ -129,6 +129,10 @@ describe('k2hdkc-dbaas cluster and slave commands', () => {
     const list = await cli('cluster', 'list');
     expect(list.code).toBe(0);
     expect(list.stdout).toContain('| kvs1 | 3       | 0      | ACTIVE |');
+    const table = await cli('cluster', 'show', 'kvs1');
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^\| servers +\| kvs1-server-1 \S+ ACTIVE 127\.0\.0\.\d+ registered, chmpx unreachable +\|$/m);
+    expect(table.stdout).toMatch(/^\| k2hr3_role +\| yrn:yahoo:::demo:role:kvs1 +\|$/m);
     const show = await cli('cluster', 'show', 'kvs1', '-f', 'value', '-c', 'status', '-c', 'ports');
     expect(show).toMatchObject({ code: 0, stdout: 'ACTIVE (ring not reachable)\nport 8020, ctlport 8021, slave ctlport 8031\n' });
   });
