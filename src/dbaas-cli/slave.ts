@@ -21,35 +21,34 @@ export interface ResolvedCluster {
 }
 
 /**
- * `<cluster>` → the K2HR3 cluster: a K2HR3 cluster name as is; else a Trove instance (its
- * configuration group's cluster-name, else its Trove cluster id, else its own id, the agent's
- * rule in src/k2hdkc/cluster-name.ts) or a Trove cluster (its id). The K2HR3 roles must exist.
+ * `<cluster>` → the K2HR3 cluster: a K2HR3 cluster name as is; else a Trove instance or cluster
+ * (name or id), whose K2HR3 cluster is the first of these that exists in K2HR3: the
+ * configuration group's `cluster-name`, the Trove cluster's name (what the dashboard names it),
+ * the Trove cluster id, the instance's own id (the agent's rule, src/k2hdkc/cluster-name.ts).
  */
 export async function resolveCluster(ctx: Context, ref: string): Promise<ResolvedCluster> {
   if (ref === '') throw new CliError('usage', 'the cluster name or id is empty');
-  if (CLUSTER_NAME_RE.test(ref) && (await ctx.k2hr3.roleExists(`${ref}/slave`))) return { name: ref, source: 'K2HR3 cluster' };
+  const known = async (name: string): Promise<boolean> => CLUSTER_NAME_RE.test(name) && (await ctx.k2hr3.roleExists(`${name}/slave`));
+  if (await known(ref)) return { name: ref, source: 'K2HR3 cluster' };
   const tried = ['K2HR3 clusters'];
   if (ctx.trove !== null) {
     tried.push('Trove instances', 'Trove clusters');
+    const candidates: ResolvedCluster[] = [];
     const instance = await ctx.trove.findInstance(ref);
-    let candidate: ResolvedCluster | null = null;
-    if (instance !== null) {
-      const configured = instance.configuration?.id ? await ctx.trove.configuredClusterName(instance.configuration.id) : null;
-      candidate =
-        configured !== null
-          ? { name: configured, source: `Trove instance ${instance.name} (configuration cluster-name)` }
-          : instance.cluster_id
-            ? { name: instance.cluster_id, source: `Trove instance ${instance.name} of cluster ${instance.cluster_id}` }
-            : { name: instance.id, source: `Trove instance ${instance.name}` };
-    } else {
-      const cluster = await ctx.trove.findCluster(ref);
-      if (cluster !== null) candidate = { name: cluster.id, source: `Trove cluster ${cluster.name}` };
+    const clusterId = instance === null ? null : (instance.cluster_id ?? null);
+    const cluster = instance === null ? await ctx.trove.findCluster(ref) : clusterId === null ? null : await ctx.trove.findCluster(clusterId);
+    const what = instance !== null ? `Trove instance ${instance.name}` : cluster !== null ? `Trove cluster ${cluster.name}` : '';
+    if (instance?.configuration?.id) {
+      const configured = await ctx.trove.configuredClusterName(instance.configuration.id);
+      if (configured !== null) candidates.push({ name: configured, source: `${what} (configuration cluster-name)` });
     }
-    if (candidate !== null) {
-      if (!(await ctx.k2hr3.roleExists(`${candidate.name}/slave`))) {
-        throw new CliError('not_found', `${candidate.source} has no K2HR3 cluster ${candidate.name} (tenant ${ctx.k2hr3.tenant}) yet: is it a K2HDKC instance that has finished building?`);
-      }
-      return candidate;
+    if (cluster !== null) {
+      candidates.push({ name: cluster.name, source: `${what} (Trove cluster name)` }, { name: cluster.id, source: `${what} (Trove cluster id)` });
+    }
+    if (instance !== null && clusterId === null) candidates.push({ name: instance.id, source: `${what} (instance id)` });
+    for (const c of candidates) if (await known(c.name)) return c;
+    if (what !== '') {
+      throw new CliError('not_found', `${what} has no K2HR3 cluster in tenant ${ctx.k2hr3.tenant} (tried ${candidates.map((c) => c.name).join(', ')}): is it a K2HDKC instance that has finished building?`);
     }
   }
   throw new CliError('not_found', `no cluster "${ref}" was found (looked in ${tried.join(', ')}${ctx.trove === null ? '; the catalog has no Trove endpoint' : ''})`);

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +30,9 @@ async function cli(...argv: string[]): Promise<{ code: number; stdout: string; s
   let stdout = '';
   let stderr = '';
   const code = await main(['--poll-interval', '1', '--timeout', '120', ...argv], { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env, cwd: dir, home: dir });
+  // DBAAS_TRANSCRIPT=<file>: every command and its output, for docs/k2hdkc-dbaas.md.
+  const transcript = process.env['DBAAS_TRANSCRIPT'];
+  if (transcript) appendFileSync(transcript, `$ k2hdkc-dbaas ${argv.join(' ')}\n${stdout}${stderr ? `[stderr]\n${stderr}` : ''}[exit ${code}]\n\n`);
   return { code, stdout, stderr };
 }
 
