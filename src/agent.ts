@@ -3,6 +3,8 @@ import type { Logger } from './log';
 import { ConductorApi } from './conductor/api';
 import { HeartbeatLoop } from './conductor/heartbeat';
 import { GuestLogs, k2hdkcLogSources } from './guest/config-methods-logs';
+import { agentLogSource } from './guest/agent-log-source';
+
 import { join } from 'node:path';
 import { buildDatastore } from './guest/build-datastore';
 import { BackupSlot } from './guest/backup-slot';
@@ -15,6 +17,9 @@ import { Metrics } from './http/metrics';
 import { SecureSerializer } from './rpc/secure';
 import { RpcServer } from './rpc/server';
 import type { Caster } from './rpc/types';
+
+/** The agent's unit in the guest image (guest-image/systemd/); its journal is the `guest` log. */
+const AGENT_UNIT = 'k2hdkc-trove-agent.service';
 
 /**
  * The one place that builds and wires the modules. Start order: HTTP (so /healthz answers while
@@ -78,8 +83,8 @@ export class Agent {
         guestId: guest.guestId,
         datastoreManager: guest.datastoreManager,
         mountPoint: agent.mountPoint,
-        // Logs go to stdout (the journal on a VM); there is no file for guest_log_list to publish.
-        guestLogFile: null,
+        // Logs go to stdout (the journal on a VM) and, with [k2hdkc] log_file, to that file.
+        guestLogFile: config.agent.logFile,
         prepare: this.prepare,
         ...(datastore instanceof K2hdkcDatastore
           ? {
@@ -97,7 +102,7 @@ export class Agent {
                     },
                   }),
               guestLogs: new GuestLogs({
-                sources: k2hdkcLogSources(null, config.k2hdkc.daemonLogDir),
+                sources: k2hdkcLogSources(agentLogSource({ logFile: config.agent.logFile, journalUnit: AGENT_UNIT }), config.k2hdkc.daemonLogDir),
                 guestId: guest.guestId,
                 datastoreManager: guest.datastoreManager,
                 statePath: join(agent.stateDir, 'guest-logs.json'),

@@ -68,7 +68,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(describeConfig(config), null, 2)}\n`);
     return 0;
   }
-  const log = createLogger({ level: config.agent.logLevel });
+  const log = await createAgentLogger(config.agent.logLevel, config.agent.logFile);
   if (values.standalone === true) {
     const { runStandalone } = await import('./standalone');
     return runStandalone(config, log);
@@ -76,6 +76,22 @@ export async function main(argv: readonly string[]): Promise<number> {
   const { Agent } = await import('./agent');
   const agent = new Agent(config, log);
   return agent.runUntilSignalled();
+}
+
+/**
+ * The root logger: stdout (the journal on a VM) and, with [k2hdkc] log_file, that file too, so
+ * the `guest` log can be shown and published (guest/agent-log-source.ts).
+ */
+async function createAgentLogger(level: string, logFile: string | null): Promise<import('./log').Logger> {
+  if (logFile === null) return createLogger({ level });
+  const { openAgentLogFile } = await import('./guest/agent-log-source');
+  const { default: pino } = await import('pino');
+  const fd = openAgentLogFile(logFile);
+  const destination = pino.multistream([
+    { stream: process.stdout, level: 'trace' },
+    { stream: pino.destination({ fd, sync: true }), level: 'trace' },
+  ]);
+  return createLogger({ level, destination });
 }
 
 /** A summary safe to print: no key, no password. */

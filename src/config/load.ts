@@ -6,6 +6,7 @@ import { OPTIONS, optionsSchema, type OptionDef } from './options';
 import { parseTransportUrl } from './transport-url';
 import type { AgentConfig } from './types';
 import { compileValidator, GENERATED_AJV_OPTIONS, precompiledValidator } from '../validation/validators';
+import { shippedTemplatePath } from '../k2hdkc/shipped-template';
 
 export interface ConfigSources {
   /** `--config-file` values, applied in order. */
@@ -182,6 +183,7 @@ function compile(values: Record<string, Record<string, Typed>>, merged: Map<stri
       devicePath: str('k2hdkc', 'device_path'),
       httpHost: str('k2hdkc', 'http_host'),
       httpPort: int('k2hdkc', 'http_port'),
+      logFile: optStr('k2hdkc', 'log_file'),
       logLevel: (optStr('k2hdkc', 'log_level') ?? (bool('DEFAULT', 'debug') ? 'debug' : 'info')) as AgentConfig['agent']['logLevel'],
       shutdownGraceMs: int('k2hdkc', 'shutdown_grace_seconds') * 1000,
       maxMessageBytes: int('k2hdkc', 'max_message_bytes'),
@@ -195,7 +197,7 @@ function compile(values: Record<string, Record<string, Typed>>, merged: Map<stri
       k2hr3ApiUrl: optStr('k2hdkc', 'k2hr3_api_url'),
       localAddress: optStr('k2hdkc', 'local_address'),
       iniPath: str('k2hdkc', 'ini_path'),
-      iniTemplatePath: optStr('k2hdkc', 'ini_template_path'),
+      iniTemplatePath: optStr('k2hdkc', 'ini_template_path') ?? shippedTemplatePath(),
       processManager: str('k2hdkc', 'process_manager') as AgentConfig['k2hdkc']['processManager'],
       chmpxPath: str('k2hdkc', 'chmpx_path'),
       k2hdkcPath: str('k2hdkc', 'k2hdkc_path'),

@@ -73,6 +73,9 @@ export const OPTIONS: readonly OptionDef[] = [
     default: null,
     enum: ['trace', 'debug', 'info', 'warn', 'error'],
   },
+  // The agent's log lines also go to this file (the `guest` log of `openstack database log`); unset:
+  // the journal of its systemd unit, when it runs under systemd.
+  { section: AGENT, key: 'log_file', type: 'string', default: null, pattern: '^/' },
   { section: AGENT, key: 'shutdown_grace_seconds', type: 'integer', default: 20, minimum: 0, maximum: 600 },
   { section: AGENT, key: 'max_message_bytes', type: 'integer', default: 4194304, minimum: 65536 },
   // The K2HDKC manager (issue 3). `datastore = base` keeps only the volume check (core tests).

@@ -60,6 +60,8 @@ export interface AgentRuntimeConfig {
   /** 0 disables the health/metrics endpoint. */
   readonly httpPort: number;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  /** [k2hdkc] log_file: the agent's log lines also go here (the `guest` log); null = stdout only. */
+  readonly logFile: string | null;
   /** How long SIGTERM waits for in-flight calls. */
   readonly shutdownGraceMs: number;
   /** Bodies larger than this are answered with a failure (or dropped) without being parsed. */
@@ -82,7 +84,7 @@ export interface K2hdkcConfig {
   /** Source address of K2HR3 requests: K2HR3 registers the host by it. */
   readonly localAddress: string | null;
   readonly iniPath: string;
-  /** INI template for self-provisioning; null = datastore/ of the install. */
+  /** INI template for self-provisioning; unset = the shipped datastore/k2hdkc-dbaas-template.txt. */
   readonly iniTemplatePath: string | null;
   readonly processManager: 'systemd' | 'supervisor';
   readonly chmpxPath: string;

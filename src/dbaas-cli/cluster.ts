@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { CLUSTER_NAME_RE } from '../k2hdkc/cluster-name';
+import { shippedTemplatePath } from '../k2hdkc/shipped-template';
 import type { ClusterPorts } from '../k2hr3/provision';
 import { META, securityGroupName, serverAddress, indexOf, type Context } from './context';
 import { CliError } from './errors';
@@ -32,24 +32,12 @@ export interface ClusterCreateArgs {
   wait: WaitMode;
 }
 
-/** Where the shipped template is, from src/ (tests) or dist/src/ (installed). */
-export function defaultTemplatePath(): string {
-  for (const up of ['../../config', '../../../config']) {
-    const p = join(__dirname, up, 'k2hdkc-dbaas-template.txt');
-    try {
-      readFileSync(p);
-      return p;
-    } catch {
-      // next
-    }
-  }
-  return join(__dirname, '../../../config/k2hdkc-dbaas-template.txt');
-}
-
 export function checkClusterName(name: string): string {
   if (!CLUSTER_NAME_RE.test(name)) {
     throw new CliError('usage', `cluster name ${JSON.stringify(name.slice(0, 140))} is not usable: letters, digits, '_', '.', '-', at most 128, starting with a letter or digit`);
   }
+  // K2HR3 keeps names lower-cased (spec §10): a mixed-case name would not be found again as typed.
+  if (name !== name.toLowerCase()) throw new CliError('usage', `cluster name "${name}" has capital letters; K2HR3 keeps names lower-cased, so use "${name.toLowerCase()}"`);
   return name;
 }
 
@@ -162,10 +150,12 @@ export async function clusterCreate(ctx: Context, args: ClusterCreateArgs): Prom
   const name = checkClusterName(args.name);
   checkPorts(args.ports);
   if (!Number.isInteger(args.servers) || args.servers < 1 || args.servers > 64) throw new CliError('usage', `--servers ${args.servers} must be a whole number from 1 to 64`);
-  const template = readTemplate(args.templateFile ?? defaultTemplatePath());
+  const template = readTemplate(args.templateFile ?? shippedTemplatePath());
   // Everything that can be refused is asked before anything is made.
   const found = await lookups(ctx, args);
-  if (await ctx.k2hr3.roleExists(name)) throw new CliError('conflict', `cluster ${name} already exists in K2HR3 (tenant ${ctx.k2hr3.tenant}); nothing was changed`);
+  if ((await ctx.k2hr3.roleExists(name)) || (await ctx.k2hr3.exists('resource', name))) {
+    throw new CliError('conflict', `cluster ${name} already exists in K2HR3 (tenant ${ctx.k2hr3.tenant}); nothing was changed`);
+  }
   if ((await clusterVms(ctx, name)).length > 0) throw new CliError('conflict', `VMs of cluster ${name} already exist in Nova; nothing was changed`);
   if ((await ctx.neutron.findSecurityGroups(securityGroupName(name))).length > 0) {
     throw new CliError('conflict', `security group ${securityGroupName(name)} already exists; nothing was changed`);

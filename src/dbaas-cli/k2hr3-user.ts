@@ -1,7 +1,7 @@
 import { K2hr3Error } from '../errors';
 import { K2hr3Http } from '../k2hr3/http';
 import { DEFAULT_CLUSTER_PORTS, K2hr3Provisioner, type ClusterPorts, type ProvisionResult } from '../k2hr3/provision';
-import { USER_RESOURCE_SCHEMA, USER_ROLE_SCHEMA } from '../k2hr3/schemas';
+import { USER_LIST_SCHEMA, USER_RESOURCE_SCHEMA, USER_ROLE_SCHEMA, type UserListBody } from '../k2hr3/schemas';
 import { buildYrn, yrnUrlPath } from '../k2hr3/yrn';
 import { CliError } from './errors';
 
@@ -41,23 +41,51 @@ export function parseRoleHost(line: string): RoleHost | null {
   return { ip, port: Number.isInteger(p) ? p : 0, cuk: cuk ?? '', tag: tag ?? '' };
 }
 
+/**
+ * Facts of the real K2HR3 (spec §10) this follows: tenant and object names are stored
+ * lower-cased; `GET /v1/role/<missing>` answers 200 with empty data and `GET /v1/policy/<missing>`
+ * 400, so whether a role or policy exists is read from its parent's `GET /v1/list/...`.
+ */
 export class K2hr3User {
   private readonly provisioner: K2hr3Provisioner;
   private readonly http: K2hr3Http;
   private userToken: string | undefined;
+  /** The K2HR3 tenant: the Keystone project name, lower-cased as K2HR3 keeps it. */
+  readonly tenant: string;
 
   constructor(
     readonly apiUrl: string,
     private readonly keystoneToken: string,
-    readonly tenant: string,
+    /** The Keystone project name as Keystone spells it (K2HR3 asks Keystone with it). */
+    private readonly projectName: string,
   ) {
     this.provisioner = new K2hr3Provisioner({ apiUrl, attempts: 3 });
     this.http = new K2hr3Http({ attempts: 3 });
+    this.tenant = projectName.toLowerCase();
   }
 
   private async token(): Promise<string> {
-    this.userToken ??= await this.provisioner.scopedUserToken(this.keystoneToken, this.tenant).catch(fromK2hr3);
+    this.userToken ??= await this.provisioner.scopedUserToken(this.keystoneToken, this.projectName).catch(fromK2hr3);
     return this.userToken;
+  }
+
+  /** Whether a K2HR3 object exists: a resource by GET (404 = no), a role or policy by its parent's list. */
+  async exists(kind: 'role' | 'resource' | 'policy', path: string): Promise<boolean> {
+    const token = await this.token();
+    if (kind === 'resource') {
+      const url = `${this.apiUrl}/v1/resource/${yrnUrlPath(this.yrn('resource', path))}`;
+      const answer = await this.http
+        .send({ method: 'GET', url, endpoint: `GET ${url}`, headers: { 'x-auth-token': `U=${token}` }, params: { expand: 'false' }, okStatus: 200, body: 'empty', notFoundOk: true, secrets: [token] })
+        .catch(fromK2hr3);
+      return answer.status === 200;
+    }
+    const slash = path.lastIndexOf('/');
+    const parent = slash === -1 ? '' : `/${path.slice(0, slash).split('/').map(encodeURIComponent).join('/')}`;
+    const url = `${this.apiUrl}/v1/list/${kind}${parent}`;
+    const answer = await this.http
+      .send({ method: 'GET', url, endpoint: `GET ${url}`, headers: { 'x-auth-token': `U=${token}` }, okStatus: 200, body: 'json', schema: USER_LIST_SCHEMA, secrets: [token] })
+      .catch(fromK2hr3);
+    return (answer.value as UserListBody).children.some((c) => c.name === path.slice(slash + 1));
   }
 
   yrn(kind: 'role' | 'resource' | 'policy', path: string): string {
@@ -76,7 +104,7 @@ export class K2hr3User {
 
   /** Whether role `path` exists. */
   async roleExists(path: string): Promise<boolean> {
-    return (await this.getRole(path)) !== null;
+    return this.exists('role', path);
   }
 
   /** Hosts of `<cluster>/server` and `<cluster>/slave`, and the ports in the `<cluster>` resource; null when the cluster is unknown. */
@@ -118,6 +146,7 @@ export class K2hr3User {
 
   /** The hosts of role `path`, or null when the role does not exist. */
   async getRole(path: string): Promise<RoleHost[] | null> {
+    if (!(await this.exists('role', path))) return null;
     const url = `${this.apiUrl}/v1/role/${yrnUrlPath(this.yrn('role', path))}`;
     const token = await this.token();
     const answer = await this.http
@@ -173,13 +202,9 @@ export class K2hr3User {
       ['policy', cluster],
     ];
     for (const [kind, path] of objects) {
+      if (!(await this.exists(kind, path))) continue;
       const url = `${this.apiUrl}/v1/${kind}/${yrnUrlPath(this.yrn(kind, path))}`;
-      const base = { url, headers: { 'x-auth-token': `U=${token}` }, secrets: [token] };
-      const present = await this.http
-        .send({ ...base, method: 'GET', endpoint: `GET ${url}`, ...(kind === 'policy' ? {} : { params: { expand: 'false' } }), okStatus: 200, body: 'empty', notFoundOk: true })
-        .catch(fromK2hr3);
-      if (present.status === 404) continue;
-      await this.http.send({ ...base, method: 'DELETE', endpoint: `DELETE ${url}`, okStatus: 204, body: 'empty' }).catch(fromK2hr3);
+      await this.http.send({ url, headers: { 'x-auth-token': `U=${token}` }, secrets: [token], method: 'DELETE', endpoint: `DELETE ${url}`, okStatus: 204, body: 'empty' }).catch(fromK2hr3);
       removed.push(`${kind} ${path}`);
     }
     return removed;

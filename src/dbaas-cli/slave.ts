@@ -29,7 +29,8 @@ export interface ResolvedCluster {
 export async function resolveCluster(ctx: Context, ref: string): Promise<ResolvedCluster> {
   if (ref === '') throw new CliError('usage', 'the cluster name or id is empty');
   const known = async (name: string): Promise<boolean> => CLUSTER_NAME_RE.test(name) && (await ctx.k2hr3.roleExists(`${name}/slave`));
-  if (await known(ref)) return { name: ref, source: 'K2HR3 cluster' };
+  // K2HR3 keeps names lower-cased (spec §10).
+  if (await known(ref.toLowerCase())) return { name: ref.toLowerCase(), source: 'K2HR3 cluster' };
   const tried = ['K2HR3 clusters'];
   if (ctx.trove !== null) {
     tried.push('Trove instances', 'Trove clusters');
@@ -46,7 +47,7 @@ export async function resolveCluster(ctx: Context, ref: string): Promise<Resolve
       candidates.push({ name: cluster.name, source: `${what} (Trove cluster name)` }, { name: cluster.id, source: `${what} (Trove cluster id)` });
     }
     if (instance !== null && clusterId === null) candidates.push({ name: instance.id, source: `${what} (instance id)` });
-    for (const c of candidates) if (await known(c.name)) return c;
+    for (const c of candidates) if (await known(c.name.toLowerCase())) return { ...c, name: c.name.toLowerCase() };
     if (what !== '') {
       throw new CliError('not_found', `${what} has no K2HR3 cluster in tenant ${ctx.k2hr3.tenant} (tried ${candidates.map((c) => c.name).join(', ')}): is it a K2HDKC instance that has finished building?`);
     }

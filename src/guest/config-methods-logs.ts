@@ -12,14 +12,16 @@ import { writeFileAtomic } from '../system/atomic-file';
 /** One log Trove can list: the agent's own, chmpx's and k2hdkc's (the supervisor's files). */
 export interface GuestLogSource {
   readonly name: string;
-  /** null = this guest has no file for it (journald, or no daemon_log_dir). */
+  /** null = this guest has no file for it (no daemon_log_dir, no agent log). */
   readonly file: string | null;
+  /** Reads the log when it is not a plain file (the agent's journal, agent-log-source.ts); null = none. */
+  readonly read?: () => Promise<Buffer | null>;
 }
 
 /** The three SYS logs of a K2HDKC guest; chmpx/k2hdkc files exist only with [k2hdkc] daemon_log_dir. */
-export function k2hdkcLogSources(agentLogFile: string | null, daemonLogDir: string | null): GuestLogSource[] {
+export function k2hdkcLogSources(agent: string | null | GuestLogSource, daemonLogDir: string | null): GuestLogSource[] {
   return [
-    { name: 'guest', file: agentLogFile },
+    agent !== null && typeof agent === 'object' ? agent : { name: 'guest', file: agent },
     { name: 'chmpx', file: daemonLogDir === null ? null : join(daemonLogDir, 'chmpx.log') },
     { name: 'k2hdkc', file: daemonLogDir === null ? null : join(daemonLogDir, 'k2hdkc.log') },
   ];
@@ -83,9 +85,10 @@ export class GuestLogs {
 
   private async publish(source: GuestLogSource, context: RequestContext): Promise<void> {
     if (source.file === null) throw new NotSupportedError(`guest_log_action publish (${source.name} has no log file on this guest)`);
-    const text = await fs.readFile(source.file).catch((cause: NodeJS.ErrnoException) => {
+    const text = await readSource(source).catch((cause: NodeJS.ErrnoException) => {
       throw new InvalidArgumentsError(`Cannot publish log '${source.name}': ${source.file} cannot be read (${cause.code ?? cause.message}).`);
     });
+    if (text === null) throw new InvalidArgumentsError(`Cannot publish log '${source.name}': ${source.file} cannot be read.`);
     const swift = this.swiftFor(context);
     const state = await this.loadState();
     let published = state[source.name] ?? { size: 0, headerDigest: '', objects: [] };
@@ -132,7 +135,7 @@ export class GuestLogs {
 
   private async view(source: GuestLogSource, published: Published | undefined): Promise<GuestLogEntry> {
     let text: Buffer | null = null;
-    if (source.file !== null) text = await fs.readFile(source.file).catch(() => null);
+    if (source.file !== null) text = await readSource(source).catch(() => null);
     const done = published?.size ?? 0;
     let status: string;
     let pending: number;
@@ -178,6 +181,12 @@ export class GuestLogs {
   private async saveState(state: Record<string, Published>): Promise<void> {
     await writeFileAtomic(this.options.statePath, `${JSON.stringify(state)}\n`, 0o640);
   }
+}
+
+/** A log's bytes: its reader when it has one, else its file. */
+function readSource(source: GuestLogSource): Promise<Buffer | null> {
+  if (source.read) return source.read();
+  return fs.readFile(source.file as string);
 }
 
 /** md5 of the first line, as Trove's _update_log_header_digest (readline keeps the newline). */

@@ -1,3 +1,5 @@
+import { LOG_ACTION_FLAG_SCHEMA, type LogActionFlagValue } from './log-action-flags';
+
 /**
  * Kwargs of the configuration, upgrade and log methods (spec trove-rpc.md §5), in the style of
  * schemas.ts: every kwarg optional, the kwargs object closed, every string and dict bounded.
@@ -49,16 +51,19 @@ export const upgradeSchema = {
   properties: { upgrade_info: { type: 'object', nullable: true, maxProperties: 64 } },
 } as const;
 
-/** `guest_log_action(log_name, enable, disable, publish, discard)` (call, 1.0). */
+/**
+ * `guest_log_action(log_name, enable, disable, publish, discard)` (call, 1.0). The flags come as
+ * Trove's API passes them (1/0), or booleans, or words; the handler coerces (log-action-flags.ts).
+ */
 export const guestLogActionSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
     log_name: { type: 'string', nullable: true, maxLength: 64 },
-    enable: flag,
-    disable: flag,
-    publish: flag,
-    discard: flag,
+    enable: LOG_ACTION_FLAG_SCHEMA,
+    disable: LOG_ACTION_FLAG_SCHEMA,
+    publish: LOG_ACTION_FLAG_SCHEMA,
+    discard: LOG_ACTION_FLAG_SCHEMA,
   },
 } as const;
 
@@ -87,8 +92,8 @@ export interface UpgradeArgs {
 }
 export interface GuestLogActionArgs {
   log_name?: string | null;
-  enable?: boolean | null;
-  disable?: boolean | null;
-  publish?: boolean | null;
-  discard?: boolean | null;
+  enable?: LogActionFlagValue;
+  disable?: LogActionFlagValue;
+  publish?: LogActionFlagValue;
+  discard?: LogActionFlagValue;
 }

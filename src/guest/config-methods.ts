@@ -15,6 +15,7 @@ import {
   type UpgradeArgs,
 } from './config-methods-schemas';
 import type { GuestLogs } from './config-methods-logs';
+import { logActionFlags } from './log-action-flags';
 
 export interface ConfigMethodsDeps {
   readonly configuration: NodeConfiguration;
@@ -62,7 +63,7 @@ export function configMethods(deps: ConfigMethodsDeps): MethodEntry[] {
 export function logMethods(logs: Pick<GuestLogs, 'action'>): MethodEntry[] {
   return [
     entry<GuestLogActionArgs>('guest_log_action', guestLogActionSchema, (args, call) =>
-      logs.action(args.log_name ?? null, { enable: args.enable === true, disable: args.disable === true, publish: args.publish === true, discard: args.discard === true }, call.context),
+      logs.action(args.log_name ?? null, logActionFlags({ enable: args.enable, disable: args.disable, publish: args.publish, discard: args.discard }), call.context),
     ),
   ];
 }

@@ -11,10 +11,12 @@ import {
   USER_POLICY_SCHEMA,
   USER_RESOURCE_SCHEMA,
   USER_ROLE_SCHEMA,
+  USER_LIST_SCHEMA,
   USER_TOKEN_SCHEMA,
+  type UserListBody,
   type UserTokenBody,
 } from './schemas';
-import { buildYrn, yrnUrlPath } from './yrn';
+import { buildYrn, parseYrn, yrnUrlPath } from './yrn';
 
 /**
  * Self-provisioning (issue 3 item 1b): with the user's Keystone token, make sure the cluster's
@@ -25,6 +27,12 @@ import { buildYrn, yrnUrlPath } from './yrn';
  * POSTs are upserts, so two racing creators write the same content and nothing is lost; an
  * object that exists is never rewritten (an operator may have changed it, and a role rewrite
  * must not touch its registered hosts).
+ *
+ * Two facts of the real K2HR3 (spec §10) shape this: it stores tenant and object names
+ * lower-cased while the template's role references are resolved as written, so names are
+ * lower-cased here before they go anywhere; and `GET /v1/policy/<missing>` answers 400 and
+ * `GET /v1/role/<missing>` 200 with empty data, so policies and roles are looked up in the
+ * parent's child list (`GET /v1/list/...`), which names only what exists.
  */
 
 /** Ports the DBaaS template reads from the `<cluster>` resource keys. */
@@ -43,8 +51,9 @@ export const DEFAULT_CLUSTER_PORTS: Readonly<ClusterPorts> = Object.freeze({
 
 /** What to provision. */
 export interface ProvisionRequest {
-  /** K2HR3 tenant = Keystone project name the user token is scoped to. */
+  /** K2HR3 tenant = Keystone project name the user token is scoped to (any letter case). */
   tenant: string;
+  /** Any letter case; K2HR3 keeps it lower-cased. */
   cluster: string;
   /**
    * The INI template (K2HR3 template language) stored as the `<cluster>` resource string.
@@ -86,10 +95,12 @@ export class K2hr3Provisioner {
    * role token for the node's role. Throws K2hr3Error.
    */
   async provision(keystoneToken: string, req: ProvisionRequest, signal?: AbortSignal): Promise<ProvisionResult> {
-    const { tenant, cluster } = req;
+    const tenant = req.tenant.toLowerCase();
+    const cluster = req.cluster.toLowerCase();
     const ports = req.ports ?? DEFAULT_CLUSTER_PORTS;
     const yrn = (kind: 'role' | 'resource' | 'policy', path: string): string => buildYrn(tenant, kind, path);
-    const userToken = await this.scopedUserToken(keystoneToken, tenant, signal);
+    // Keystone matches the project name as the user has it; K2HR3 answers with its own case.
+    const userToken = await this.scopedUserToken(keystoneToken, req.tenant, signal);
     const u = { token: userToken, signal };
 
     const template = req.template
@@ -190,6 +201,7 @@ export class K2hr3Provisioner {
     body: unknown,
   ): Promise<void> {
     if (await this.exists(u, kind, name, schema)) return;
+    this.log?.info({ kind, name }, 'K2HR3 object missing, creating it');
     const url = `${this.apiUrl}/v1/${kind}`;
     const write: K2hr3Request = {
       method: 'POST',
@@ -229,13 +241,14 @@ export class K2hr3Provisioner {
     name: string,
     schema: K2hr3Schema,
   ): Promise<boolean> {
+    if (kind !== 'resource') return this.listed(u, kind, name);
     const url = `${this.apiUrl}/v1/${kind}/${yrnUrlPath(name)}`;
     const answer = await this.http.send({
       method: 'GET',
       url,
       endpoint: `GET ${url}`,
       headers: { 'x-auth-token': `U=${u.token}`, 'Content-Type': 'application/json' },
-      ...(kind === 'policy' ? {} : { params: { expand: 'false' } }),
+      params: { expand: 'false' },
       okStatus: 200,
       body: 'json',
       schema,
@@ -244,5 +257,27 @@ export class K2hr3Provisioner {
       ...(u.signal ? { signal: u.signal } : {}),
     });
     return answer.status === 200;
+  }
+
+  /** Whether `GET /v1/list/<kind>[/<parent>]` names the object (a missing parent lists nothing). */
+  private async listed(u: { token: string; signal: AbortSignal | undefined }, kind: 'policy' | 'role', name: string): Promise<boolean> {
+    const parsed = parseYrn(name);
+    if (!parsed) throw new K2hr3Error('bad_request', `${JSON.stringify(name)} is not a full K2HR3 name`, { endpoint: '-' });
+    const slash = parsed.path.lastIndexOf('/');
+    const parent = slash === -1 ? '' : `/${parsed.path.slice(0, slash).split('/').map(encodeURIComponent).join('/')}`;
+    const child = parsed.path.slice(slash + 1);
+    const url = `${this.apiUrl}/v1/list/${kind}${parent}`;
+    const answer = await this.http.send({
+      method: 'GET',
+      url,
+      endpoint: `GET ${url}`,
+      headers: { 'x-auth-token': `U=${u.token}`, 'Content-Type': 'application/json' },
+      okStatus: 200,
+      body: 'json',
+      schema: USER_LIST_SCHEMA,
+      secrets: [u.token],
+      ...(u.signal ? { signal: u.signal } : {}),
+    });
+    return (answer.value as UserListBody).children.some((c) => c.name === child);
   }
 }

@@ -68,6 +68,24 @@ export const USER_ROLE_SCHEMA = {
   properties: { result: { const: true }, message, role: { type: 'object' } },
 } as const;
 
+/**
+ * `GET /v1/list/<kind>[/<path>]` with a user token → 200: the existing children, each
+ * `{name, children}` (spec §10). The truthful way to ask whether a policy or role exists.
+ */
+export const USER_LIST_SCHEMA = {
+  type: 'object',
+  required: ['result', 'children'],
+  properties: {
+    result: { const: true },
+    message,
+    children: {
+      type: 'array',
+      maxItems: 100000,
+      items: { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 1024 } } },
+    },
+  },
+} as const;
+
 /** An error body (`result:false`); read only to quote its message. */
 export const ERROR_BODY_SCHEMA = {
   type: 'object',
@@ -84,6 +102,7 @@ export const K2HR3_SCHEMAS = {
   'k2hr3-user-resource': USER_RESOURCE_SCHEMA,
   'k2hr3-user-policy': USER_POLICY_SCHEMA,
   'k2hr3-user-role': USER_ROLE_SCHEMA,
+  'k2hr3-user-list': USER_LIST_SCHEMA,
   'k2hr3-error-body': ERROR_BODY_SCHEMA,
 } as const;
 
@@ -113,6 +132,11 @@ export interface RoleTokenBody {
   message?: string | null;
   token: string;
   registerpath: string;
+}
+export interface UserListBody {
+  result: true;
+  message?: string | null;
+  children: { name: string }[];
 }
 export interface ResourceStringBody {
   result: true;

@@ -315,7 +315,7 @@ describe('members of one Trove cluster self-provisioning K2HR3 without a cluster
         secure: true,
         // Members of one Trove cluster belong to one project: the token's.
         tenantId: KEYSTONE_PROJECT.id,
-        k2hdkc: { ...options, k2hr3_api_url: double.url, ini_template_path: path.join(REPO_ROOT, 'test/fixtures/k2hr3/k2hdkc-dbaas-template.txt') },
+        k2hdkc: { ...options, k2hr3_api_url: double.url, ini_template_path: path.join(REPO_ROOT, 'datastore/k2hdkc-dbaas-template.txt') },
       });
       const n: Node = { address, dir, guest };
       n.agent = env.startAgent(guest);

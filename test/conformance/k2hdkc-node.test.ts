@@ -222,7 +222,7 @@ describe('a self-provisioning K2HDKC instance prepared through Trove\'s client',
       secure: true,
       id,
       tenantId: KEYSTONE_PROJECT.id,
-      k2hdkc: k2hdkcNodeOptions({ dir, address }, { k2hr3_api_url: double.url, ini_template_path: path.join(REPO_ROOT, 'test/fixtures/k2hr3/k2hdkc-dbaas-template.txt') }),
+      k2hdkc: k2hdkcNodeOptions({ dir, address }, { k2hr3_api_url: double.url, ini_template_path: path.join(REPO_ROOT, 'datastore/k2hdkc-dbaas-template.txt') }),
     });
     // Trove's guest config has this group; the catalog-less context leaves only it. Unversioned, as often configured.
     appendFileSync(guest.files.guestAgentConf, `[service_credentials]\nauth_url = ${keystone.url}\n`);

@@ -32,7 +32,7 @@ describe('stop_db and the start after it, through Trove\'s client', () => {
   let agent: AgentProcess;
   let runDir = '';
 
-  const registered = (): string[] => double.state.hostsOf(cluster.roleYrn).map((h) => h.cuk);
+  const registered = (): string[] => double.state.hostsOf(cluster.roleYrn).map((h) => h.cuk ?? '');
   const pidOf = (name: string): number => Number(readFileSync(path.join(runDir, `${name}.pid`), 'utf8'));
   const marker = (): string => path.join(guest.files.stateDir, STOPPED_STATE_FILE);
   async function rowBecomes(description: string): Promise<void> {

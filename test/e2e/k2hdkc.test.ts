@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFileSync, statfsSync, writeFileSync } from 'node:fs';
+import { readFileSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import axios from 'axios';
@@ -17,6 +17,10 @@ import { TroveRest, until, untilHealthy } from './helpers/trove-rest';
 // trove-api, trove-taskmanager and trove-conductor, the bridge installed from datastore/ as an
 // operator would, VMs booted by the fake nova running the real agent. One control plane for the
 // whole file (starting it costs ~15 s); the scenarios run in order and share it.
+// Issue 12: single instances and clusters are created as the CLI and the Dashboard create them:
+// the guest configuration has only the operator's k2hr3_api_url, and each node sets K2HR3 up
+// itself with the user's token and the shipped template. The backup scenario keeps the
+// "operator pre-provisioned K2HR3" variant (an extdata-url in a configuration group).
 
 const run = promisify(execFile);
 const KEYSTONE_TOKEN = 'e2e-keystone-token-not-a-secret';
@@ -45,8 +49,9 @@ function step<T>(fn: () => Promise<T>): () => Promise<T> {
 }
 
 /**
- * What the dashboard did before a launch (and an operator's tooling does now): the cluster's
- * K2HR3 resource and roles, and the extdata URL handed to the nodes in a configuration group.
+ * The operator pre-provisioned variant: what the dashboard did before a launch (and an
+ * operator's tooling may still do): the cluster's K2HR3 resource and roles, and the extdata URL
+ * handed to the nodes in a configuration group.
  */
 async function provisionCluster(tenant: string, cluster: string): Promise<{ roleYrn: string; extdataUrl: string }> {
   const result = await new K2hr3Provisioner({ apiUrl: plane.k2hr3.url, ...FAST }).provision(KEYSTONE_TOKEN, {
@@ -100,9 +105,16 @@ async function untilGone(token: string, project: string, id: string): Promise<vo
   await until(`instance ${id} deleted`, async () => ((await rest.instance(token, project, id)) === null ? true : undefined), 90_000);
 }
 
+/** The K2HR3 role a self-provisioned node registers in: `<tenant>:role:<cluster>/server`, names lower-cased. */
+function serverRole(tenant: string, cluster: string): string {
+  return `yrn:yahoo:::${tenant.toLowerCase()}:role:${cluster.toLowerCase()}/server`;
+}
+
 beforeAll(async () => {
   await plane.start();
   rest = new TroveRest(plane.apiUrl);
+  // The CLI user's token of project demo is a Keystone token the guest and K2HR3 can check.
+  plane.trustToken('demo', 'demo');
 }, 180_000);
 
 afterAll(async () => {
@@ -133,13 +145,13 @@ describe('1. registration', () => {
 });
 
 describe('2-3. a single instance with a configuration group', () => {
-  let single: { roleYrn: string; extdataUrl: string };
+  const single = { roleYrn: '' };
   let configId = '';
   let instanceId = '';
 
   it('configuration create accepts k2hdkc parameters and Trove refuses a value outside its rule', step(async () => {
-    single = await provisionCluster('demo', 'single');
-    configId = await configurationCreate('demo', 'demo', 'single-conf', { 'extdata-url': single.extdataUrl, 'k2hdkc-maxthread': 8 });
+    // No K2HR3 parameter: the node provisions its own one-node cluster in K2HR3.
+    configId = await configurationCreate('demo', 'demo', 'single-conf', { 'k2hdkc-maxthread': 8 });
     const shown = await plane.cli.json<Record<string, unknown>>('demo', 'demo', ['database', 'configuration', 'show', configId]);
     expect(JSON.stringify(shown['values'])).toContain('k2hdkc-maxthread');
     const refused = await plane.cli.run('demo', 'demo', [
@@ -161,6 +173,10 @@ describe('2-3. a single instance with a configuration group', () => {
     const view = await untilHealthy(rest, 'demo', 'demo', instanceId);
     expect(view.configuration?.id).toBe(configId);
     const vm = vmOf(instanceId);
+    // Set up by the node itself: the shipped template is the cluster resource, the node is in its role.
+    single.roleYrn = serverRole('demo', instanceId);
+    expect(plane.k2hr3.state.resources.get(single.roleYrn.replace(':role:', ':resource:').replace(/\/server$/, ''))?.string)
+      .toBe(readFileSync(path.join(REPO_ROOT, 'datastore/k2hdkc-dbaas-template.txt'), 'utf8').split('__TROVE_K2HDKC_TENANT_NAME__').join('demo').split('__TROVE_K2HDKC_CLUSTER_NAME__').join(instanceId));
     expect(plane.k2hr3.state.hostsOf(single.roleYrn).map((h) => [h.host, h.cuk])).toEqual([[vm.server.address, instanceId]]);
     expect(iniNodes(vm)).toEqual([instanceId]);
     const attached = await plane.cli.json<Array<{ ID: string }>>('demo', 'demo', ['database', 'configuration', 'instances', configId]);
@@ -217,7 +233,7 @@ describe('2-3. a single instance with a configuration group', () => {
   }));
 });
 
-describe('4. backup to the real Swift and restore', () => {
+describe('4. backup to the real Swift and restore (operator pre-provisioned K2HR3: extdata-url)', () => {
   let source = '';
   let backupId = '';
   let configId = '';
@@ -260,6 +276,62 @@ describe('4. backup to the real Swift and restore', () => {
     await untilGone(swiftToken, SWIFT_PROJECT, restored);
   }), 240_000);
 
+  // Issue 12 item 3: `openstack database log ...` on the guest, chmpx and k2hdkc logs. Publishing
+  // needs the user's Swift, so these run in the Swift project on the backup's source instance.
+  type LogView = { name: string; type: string; status: string; published: number; pending: number; container: string; prefix: string };
+  /** The host-side file behind each log of the source VM. */
+  const logFile = (name: string): string => path.join(vmOf(source).logDir, name === 'guest' ? 'k2hdkc-trove-agent.log' : `${name}.log`);
+  const logSize = (name: string): number => statSync(logFile(name)).size;
+  async function published(prefix: string): Promise<string[]> {
+    const res = await axios.get(`${plane.swift.url}/database_logs`, {
+      params: { prefix, format: 'json' }, headers: { 'X-Auth-Token': swiftToken }, validateStatus: () => true,
+    });
+    if (res.status === 404) return [];
+    expect(res.status).toBe(200);
+    return (res.data as Array<{ name: string }>).map((o) => o.name);
+  }
+
+  it('log list shows the guest, chmpx and k2hdkc logs of the node, with what is pending', step(async () => {
+    const listed = await plane.cli.json<Array<{ Name: string; Type: string; Status: string; Published: number; Pending: number }>>(
+      swiftToken, SWIFT_PROJECT, ['database', 'log', 'list', source]);
+    expect(listed.map((l) => [l.Name, l.Type])).toEqual([['guest', 'SYS'], ['chmpx', 'SYS'], ['k2hdkc', 'SYS']]);
+    // The agent's own log is its log file on this VM (a journal on an image's VM): never Unavailable.
+    expect(listed.find((l) => l.Name === 'guest')?.Status).toBe('Ready');
+    expect(listed.find((l) => l.Name === 'guest')?.Pending).toBeGreaterThan(0);
+    expect(readFileSync(logFile('guest'), 'utf8')).toContain('"service":"k2hdkc-trove-agent"');
+  }), 60_000);
+
+  for (const name of ['guest', 'chmpx', 'k2hdkc'] as const) {
+    it(`log show / set --enable / --publish / --discard on the ${name} log`, step(async () => {
+      const shown = await plane.cli.json<LogView>(swiftToken, SWIFT_PROJECT, ['database', 'log', 'show', source, name]);
+      expect(shown).toMatchObject({ name, type: 'SYS', published: 0 });
+      // A SYS log is always on: enabling it is accepted (troveclient sends enable=1, Trove passes 1).
+      const enabled = await plane.cli.json<LogView>(swiftToken, SWIFT_PROJECT, ['database', 'log', 'set', source, name, '--enable']);
+      expect(enabled).toMatchObject({ name, type: 'SYS' });
+      const disabled = await plane.cli.run(swiftToken, SWIFT_PROJECT, ['database', 'log', 'set', source, name, '--disable']);
+      expect(disabled.code).not.toBe(0);
+      expect(disabled.stderr).toMatch(/disable/);
+
+      const before = logSize(name);
+      const after = await plane.cli.json<LogView>(swiftToken, SWIFT_PROJECT, ['database', 'log', 'set', source, name, '--publish']);
+      expect(after.published).toBeGreaterThanOrEqual(before);
+      expect(after.status).toBe(after.published === 0 ? 'Enabled' : after.pending > 0 ? 'Partial' : 'Published');
+      const prefix = `${source}/k2hdkc-${name}/`;
+      const objects = await published(prefix);
+      expect(objects.length > 0).toBe(after.published > 0);
+      if (objects.length > 0) {
+        const first = await axios.get(`${plane.swift.url}/database_logs/${objects[0]}`, { headers: { 'X-Auth-Token': swiftToken }, responseType: 'text' });
+        expect(readFileSync(logFile(name), 'utf8').startsWith(String(first.data))).toBe(true);
+      }
+      expect((await published(`${source}/k2hdkc-${name}_metafile`)).length).toBe(1);
+
+      const discarded = await plane.cli.json<LogView>(swiftToken, SWIFT_PROJECT, ['database', 'log', 'set', source, name, '--discard']);
+      expect(discarded.published).toBe(0);
+      expect(await published(prefix)).toEqual([]);
+      expect(await published(`${source}/k2hdkc-${name}_metafile`)).toEqual([]);
+    }), 90_000);
+  }
+
   // Issue 4 acceptance 5: bin/k2hdkc-trove-scheduler against this trove-api.
   it('the backup scheduler fires, its backups appear in `backup list`, retention deletes the oldest beyond N', step(async () => {
     const keystone = new KeystoneV3({
@@ -300,13 +372,33 @@ describe('4. backup to the real Swift and restore', () => {
     await plane.cli.ok(swiftToken, SWIFT_PROJECT, ['database', 'instance', 'delete', source]);
     await untilGone(swiftToken, SWIFT_PROJECT, source);
   }), 300_000);
+
+  // Issue 12 item 5: the backup's objects go with it (Trove deletes the SLO manifest with its segments).
+  it('backup delete removes the backup and its objects from Swift', step(async () => {
+    const location = String((await rest.backup(swiftToken, SWIFT_PROJECT, backupId))?.['locationRef']);
+    const [container, ...rest_] = location.slice(plane.swift.url.length + 1).split('/');
+    const object = rest_.join('/');
+    const listObjects = async (): Promise<string[]> => {
+      const res = await axios.get(`${plane.swift.url}/${container}`, { params: { format: 'json' }, headers: { 'X-Auth-Token': swiftToken }, validateStatus: () => true });
+      return res.status === 200 ? (res.data as Array<{ name: string }>).map((o) => o.name) : [];
+    };
+    const stem = object.split('.')[0] as string;
+    const segments = (await listObjects()).filter((n) => n !== object && n.startsWith(stem));
+    expect(segments.length).toBeGreaterThan(0);
+    await plane.cli.ok(swiftToken, SWIFT_PROJECT, ['database', 'backup', 'delete', backupId]);
+    await until('backup gone', async () => ((await rest.backup(swiftToken, SWIFT_PROJECT, backupId)) === null ? true : undefined), 60_000);
+    const head = await axios.head(location, { headers: { 'X-Auth-Token': swiftToken }, validateStatus: () => true });
+    expect(head.status).toBe(404);
+    const left = await listObjects();
+    expect(left.filter((n) => n === object || segments.includes(n))).toEqual([]);
+  }), 120_000);
 });
 
 describe('5. a three-member cluster: create, grow, shrink, delete', () => {
-  let k2hr3: { roleYrn: string; extdataUrl: string };
+  const k2hr3 = { roleYrn: '' };
   let clusterId = '';
   const members = (): Promise<string[]> => rest.cluster('demo', 'demo', clusterId).then((c) => (c?.instances ?? []).map((i) => i.id).sort());
-  const registered = (): string[] => plane.k2hr3.state.hostsOf(k2hr3.roleYrn).map((h) => h.cuk).sort();
+  const registered = (): string[] => plane.k2hr3.state.hostsOf(k2hr3.roleYrn).map((h) => h.cuk ?? '').sort();
   /** Nova servers of every member the cluster ever had. */
   const servers = new Set<string>();
 
@@ -329,13 +421,14 @@ describe('5. a three-member cluster: create, grow, shrink, delete', () => {
   }
 
   it('cluster create with three members -> all healthy, every INI lists three servers', step(async () => {
-    k2hr3 = await provisionCluster('demo', 'clu');
-    const configId = await configurationCreate('demo', 'demo', 'clu-conf', { 'extdata-url': k2hr3.extdataUrl });
+    // As a plain user types it: no configuration group, nothing prepared in K2HR3.
     const created = await plane.cli.json<{ id: string }>('demo', 'demo', [
-      'database', 'cluster', 'create', 'clu', 'k2hdkc', VERSION, '--configuration', configId,
+      'database', 'cluster', 'create', 'clu', 'k2hdkc', VERSION,
       ...['1', '2', '3'].flatMap(() => ['--instance', 'flavor=10,volume=1']),
     ]);
     clusterId = created.id;
+    // The members provision one K2HR3 cluster named by the Trove cluster id.
+    k2hr3.roleYrn = serverRole('demo', clusterId);
     const ids = await untilClusterIdle(3);
     await untilInisList(ids);
     expect(registered()).toEqual(ids);

@@ -22,11 +22,15 @@ export function tokenOf(req: Req): Token {
   return { kind: 'user', value: raw.startsWith('U=') ? raw.slice(2) : raw };
 }
 
-/** A name given as a full YRN (of this tenant) or as a bare path; undefined when unusable. */
+/**
+ * A name given as a full YRN (of this tenant) or as a bare path, in the case K2HR3 stores it:
+ * lower-cased (a registration into `clusterA` lands in `clustera`, spec §10); undefined when
+ * unusable.
+ */
 export function fullYrn(name: string, tenant: string, kind: string): string | undefined {
   const m = YRN_RE.exec(name);
-  if (m) return m[1] === tenant && m[2] === kind ? name : undefined;
-  return /^[A-Za-z0-9_.\-/]+$/.test(name) ? `yrn:yahoo:::${tenant}:${kind}:${name}` : undefined;
+  if (m) return (m[1] as string).toLowerCase() === tenant.toLowerCase() && m[2] === kind ? name.toLowerCase() : undefined;
+  return /^[A-Za-z0-9_.\-/]+$/.test(name) ? `yrn:yahoo:::${tenant}:${kind}:${name}`.toLowerCase() : undefined;
 }
 
 export function strings(v: unknown): string[] {

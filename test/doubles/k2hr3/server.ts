@@ -1,7 +1,8 @@
 import { gzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { clientIp, err, fullYrn, json, type Req, rest, strings, type Token, tokenOf } from './http-util';
-import { renderDbaasIni, renderExtdataScript, TEMPLATE_HEADER } from './render';
+import { hostsVariable, renderExtdataScript } from './render';
+import { executeTemplate, loadTemplate, type Node, TemplateLoadError, TemplateRunError, type Value, variableNames } from './template';
 import { DoubleState, YRN_RE } from './state';
 
 /**
@@ -53,7 +54,7 @@ export class K2hr3Double {
   readonly seen: { method: string; path: string; ip: string; token: Token['kind'] }[] = [];
 
   constructor(options: K2hr3DoubleOptions = {}) {
-    this.keystone = options.keystone ?? {};
+    this.keystone = { ...(options.keystone ?? {}) };
     this.userAgent = options.extdataUserAgent ?? 'extdata_k2hr3_trove';
     this.keystoneUrl = options.keystoneUrl;
     this.app = Fastify({ logger: false });
@@ -102,6 +103,8 @@ export class K2hr3Double {
       this.app.get(`/v1/${kind}/*`, (req, reply) => this.get(kind, req, reply, rest(req)));
     }
     for (const kind of ['resource', 'policy'] as const) this.app.delete(`/v1/${kind}/*`, (req, reply) => this.deleteObject(kind, req, reply, rest(req)));
+    this.app.get('/v1/list/:kind', (req, reply) => this.list(req, reply, null));
+    this.app.get('/v1/list/:kind/*', (req, reply) => this.list(req, reply, rest(req)));
     this.app.put('/v1/role/*', (req, reply) => this.putHost(req, reply, rest(req)));
     this.app.delete('/v1/role/*', (req, reply) => this.deleteRole(req, reply, rest(req)));
   }
@@ -126,6 +129,11 @@ export class K2hr3Double {
   /** Test-only: the next `times` requests matching method/path get `failure`. */
   inject(match: { method?: string; path?: RegExp }, failure: InjectedFailure, times = 1): void {
     this.rules.push({ method: match.method, path: match.path, failure, left: times });
+  }
+
+  /** Test-only: a Keystone token K2HR3 accepts from now on (K2HR3 would ask Keystone). */
+  trustKeystoneToken(token: string, user: string, projects: string[]): void {
+    this.keystone[token] = { user, projects: [...projects] };
   }
 
   /** Test-only: drops injected failures not yet used. */
@@ -155,7 +163,8 @@ export class K2hr3Double {
       return err(reply, 404, 'could not get scoped user token for other token');
     }
     const token = this.state.newToken() + this.state.newToken();
-    this.state.userTokens.set(token, { user: ks.user, tenant });
+    // K2HR3 keeps tenant names lower-cased (spec §10).
+    this.state.userTokens.set(token, { user: ks.user, tenant: tenant.toLowerCase() });
     return json(reply, 201, { result: true, message: 'succeed', scoped: true, token });
   }
 
@@ -208,10 +217,11 @@ export class K2hr3Double {
       return json(reply, 200, { result: true, message: null, ...this.state.issueRoleToken(old.role, old.ip, 86400) });
     }
     if (!YRN_RE.test(path)) return err(reply, 400, 'role must be full yrn path when no token');
+    const role = path.toLowerCase();
     const cuk = q.cuk;
-    const member = this.state.hostsOf(path).some((h) => h.host === clientIp(req) && (cuk === undefined || h.cuk === cuk));
+    const member = this.state.hostsOf(role).some((h) => h.host === clientIp(req) && (cuk === undefined || h.cuk === cuk));
     if (!member) return err(reply, 404, 'Could not get role token.');
-    return json(reply, 200, { result: true, message: null, ...this.state.issueRoleToken(path, clientIp(req), 86400) });
+    return json(reply, 200, { result: true, message: null, ...this.state.issueRoleToken(role, clientIp(req), 86400) });
   }
 
   private upsert(kind: 'resource' | 'policy' | 'role', req: Req, reply: FastifyReply): FastifyReply {
@@ -255,14 +265,21 @@ export class K2hr3Double {
     const u = this.userFrom(req, reply);
     if (!u) return reply;
     const name = fullYrn(path, u.tenant, kind);
-    if (!name || !this.has(kind, name)) return err(reply, 404, `${kind}(${path}) is not found`);
+    if (!name) return err(reply, 400, `${kind}(${path}) is not a name of tenant ${u.tenant}`);
+    // What K2HR3 2.0.3 answers for a missing object (spec §10): a policy 400, a role 200 with
+    // empty data (no existence check), a resource 404.
+    if (kind === 'policy' && !this.has(kind, name)) return err(reply, 400, `${name} is not found in yrn:yahoo:::${u.tenant}:policy subkey list.`);
+    if (kind === 'role' && !this.has(kind, name)) {
+      return json(reply, 200, { result: true, message: null, role: { policies: [], aliases: [], hosts: { hostnames: [], ips: [] } } });
+    }
+    if (!this.has(kind, name)) return err(reply, 404, `${kind}(${path}) is not found`);
     if (kind === 'resource') {
       const r = this.state.resources.get(name)!;
       return json(reply, 200, { result: true, message: null, resource: { string: r.string, object: null, keys: r.keys, aliases: [], expire: null } });
     }
     if (kind === 'policy') return json(reply, 200, { result: true, message: null, policy: { name, ...this.state.policies.get(name)! } });
     const r = this.state.roles.get(name)!;
-    const ips = this.state.hostsOf(name).map((h) => `${h.host} ${h.port === 0 ? '*' : h.port} ${h.cuk} ${h.extra} ${h.tag}`);
+    const ips = this.state.hostsOf(name).map((h) => `${h.host} ${h.port === 0 ? '*' : h.port} ${h.cuk ?? ''} ${h.extra ?? ''} ${h.tag ?? ''}`);
     return json(reply, 200, { result: true, message: null, role: { policies: r.policies, aliases: r.alias, hosts: { hostnames: [], ips } } });
   }
 
@@ -289,9 +306,10 @@ export class K2hr3Double {
       if (q.keyname === undefined || !(q.keyname in keys)) return err(reply, 404, 'key is not found');
       return json(reply, 200, { result: true, message: null, resource: keys[q.keyname] });
     }
-    if (text.startsWith(TEMPLATE_HEADER)) {
-      const base = (lineage[0] ?? '').replace(':resource:', ':role:');
-      text = renderDbaasIni(keys, this.state.hostsOf(`${base}/server`), this.state.hostsOf(`${base}/slave`));
+    if (text !== '') {
+      const expanded = this.expand(text, keys, tenant);
+      if (expanded.error !== undefined) return err(reply, 404, expanded.error);
+      text = expanded.text;
     }
     return json(reply, 200, { result: true, message: null, resource: text });
   }
@@ -321,14 +339,15 @@ export class K2hr3Double {
     for (const k of ['inboundip', 'outboundip'] as const) {
       if (q[k] !== undefined && !/^[0-9.]+$|^[0-9a-fA-F:]+$/.test(q[k]!)) return err(reply, 400, `${k} parameter is wrong`);
     }
+    // A field the host did not send is stored as null (spec §10).
     this.state.addHost(role, {
       host: ip,
       port,
-      cuk: q.cuk ?? '',
-      extra: q.extra ?? '',
-      tag: q.tag ?? '',
-      inboundip: q.inboundip ?? '',
-      outboundip: q.outboundip ?? '',
+      cuk: q.cuk ?? null,
+      extra: q.extra ?? null,
+      tag: q.tag ?? null,
+      inboundip: q.inboundip ?? null,
+      outboundip: q.outboundip ?? null,
     });
     return json(reply, 201, { result: true, message: null });
   }
@@ -339,7 +358,7 @@ export class K2hr3Double {
     if (tok.kind === 'role') {
       // The pitfall of spec §1.3.3: with a role token this URL deletes the token, not the host.
       const t = this.state.roleTokens.get(tok.value);
-      if (!t || t.role !== path) return reply.code(403).send();
+      if (!t || t.role !== path.toLowerCase()) return reply.code(403).send();
       this.state.roleTokens.delete(tok.value);
       return reply.code(204).send();
     }
@@ -354,7 +373,7 @@ export class K2hr3Double {
     }
     if (!YRN_RE.test(path)) return reply.code(400).send();
     const port = q.port === undefined ? 0 : Number(q.port);
-    if (!this.state.removeHost(path, clientIp(req), port, q.cuk)) return reply.code(403).send();
+    if (!this.state.removeHost(path.toLowerCase(), clientIp(req), port, q.cuk)) return reply.code(403).send();
     return reply.code(204).send();
   }
 
@@ -366,6 +385,49 @@ export class K2hr3Double {
     const map = kind === 'resource' ? this.state.resources : this.state.policies;
     if (!name || !map.delete(name)) return reply.code(403).send();
     return reply.code(204).send();
+  }
+
+  /** `GET /v1/list/<kind>[/<path>]` with a scoped user token: existing children (spec §10). */
+  private list(req: Req, reply: FastifyReply, path: string | null): FastifyReply {
+    const u = this.userFrom(req, reply);
+    if (!u) return reply;
+    const { kind } = req.params as { kind: string };
+    if (kind !== 'role' && kind !== 'resource' && kind !== 'policy') return err(reply, 400, 'GET/HEAD request url has wrong list type, it must be "role" or "resource" or "policy" or "service"');
+    const parent = path === null || path === '' ? null : path.toLowerCase();
+    const children = this.state.childrenOf(u.tenant, kind, parent).map((name) => ({ name, children: [] }));
+    return json(reply, 200, { result: true, message: null, children });
+  }
+
+  /**
+   * Runs a resource string through the template interpreter the way K2HR3 does (spec §2): the
+   * merged keys are the variables; a variable naming a role's `/hosts/ip` (or `/hosts/all`) of
+   * the reading tenant gets that role's hosts, looked up exactly as written (names are stored
+   * lower-cased, so other letter case finds no role and no hosts, spec §10). A template that
+   * does not load or fails to run makes the read fail, as it does in K2HR3.
+   */
+  private expand(text: string, keys: Record<string, string>, tenant: string): { text: string; error?: undefined } | { error: string } {
+    let nodes: Node[];
+    try {
+      nodes = loadTemplate(text);
+    } catch (e) {
+      if (e instanceof TemplateLoadError) return { error: `Could not load resource for template engine: ${e.message}` };
+      throw e;
+    }
+    const vars: Record<string, Value> = { ...keys };
+    for (const name of variableNames(nodes)) {
+      if (name in vars) continue;
+      const m = /^yrn:yahoo:::([^:]+):role:(.+)\/hosts\/(ip|all|name)$/.exec(name);
+      if (!m || m[1] !== tenant) continue;
+      const role = `yrn:yahoo:::${m[1]}:role:${m[2] as string}`;
+      // The double registers hosts by address only: /hosts/name is always empty.
+      vars[name] = hostsVariable(m[3] === 'name' ? [] : this.state.hostsOf(role));
+    }
+    try {
+      return { text: executeTemplate(nodes, vars) };
+    } catch (e) {
+      if (e instanceof TemplateRunError) return { error: `failed to expand resource and to execute template engine: ${e.message}` };
+      throw e;
+    }
   }
 
   // ---- helpers ------------------------------------------------------------------------------

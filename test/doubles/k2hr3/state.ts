@@ -90,11 +90,24 @@ export class DoubleState {
     return allowed;
   }
 
-  /** Hosts of a role, sorted by key, as the template iterates them. */
+  /** Hosts of a role in registration order, as the template iterates them (spec §10). */
   hostsOf(roleYrn: string): HostEntry[] {
     const role = this.roles.get(roleYrn);
     if (!role) return [];
-    return [...role.hosts.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, h]) => h);
+    return [...role.hosts.values()];
+  }
+
+  /**
+   * Names directly under `parent` (a path, or null for the tenant's top level) of one kind, as
+   * `GET /v1/list/<kind>[/<parent>]` lists them: existing objects only, sorted by name.
+   */
+  childrenOf(tenant: string, kind: 'role' | 'resource' | 'policy', parent: string | null): string[] {
+    const prefix = `yrn:yahoo:::${tenant}:${kind}:${parent === null ? '' : `${parent}/`}`;
+    const all = kind === 'role' ? this.roles : kind === 'resource' ? this.resources : this.policies;
+    return [...all.keys()]
+      .filter((name) => name.startsWith(prefix) && name.length > prefix.length && !name.slice(prefix.length).includes('/'))
+      .map((name) => name.slice(prefix.length))
+      .sort();
   }
 
   /** Adds a host; an ANY-port entry replaces specific ports of the same IP and vice versa (spec §1.3.2). */
@@ -113,7 +126,7 @@ export class DoubleState {
     if (!role) return false;
     let removed = false;
     for (const [key, h] of role.hosts) {
-      if (h.host === ip && (h.port === port || h.port === 0) && (cuk === undefined || h.cuk === cuk)) {
+      if (h.host === ip && (h.port === port || h.port === 0) && (cuk === undefined || (h.cuk ?? '') === cuk)) {
         role.hosts.delete(key);
         removed = true;
       }

@@ -9,6 +9,7 @@ import axios from 'axios';
 import { waitFor } from '../../conformance/helpers/poll';
 import { freePort } from '../../helpers/free-port';
 import { K2hr3Double } from '../../doubles/k2hr3';
+import { KeystoneDouble } from '../../doubles/keystone';
 import { startSwift, type SwiftFixture } from '../../swift/fixture';
 import { Hypervisor, REPO_ROOT } from './hypervisor';
 import { OpenStackCli } from './openstack';
@@ -61,11 +62,17 @@ export class ControlPlane {
   readonly templatesDir: string;
   readonly vhost = `k2hdkc-e2e-${process.pid}-${randomUUID().slice(0, 8)}`;
   readonly k2hr3: K2hr3Double;
+  /**
+   * The identity endpoint of the catalog the fake auth filter hands out: the agent asks it for
+   * the project name of the user's token when it self-provisions K2HR3 (src/keystone).
+   */
+  readonly identity = new KeystoneDouble();
   readonly addressPrefix = `127.${100 + (process.pid % 100)}.${process.pid % 250}`;
   swift!: SwiftFixture;
   cli!: OpenStackCli;
   hypervisor!: Hypervisor;
   apiUrl = '';
+  private identityUrl = '';
   private readonly services: Managed[] = [];
   private readonly transcript: string[] = [];
   private readonly env: NodeJS.ProcessEnv;
@@ -102,8 +109,9 @@ export class ControlPlane {
   }
 
   async start(): Promise<void> {
-    const [port, k2hr3Url, swift] = await Promise.all([freePort(), this.k2hr3.start(), startSwift(), this.createVhost()]);
+    const [port, k2hr3Url, swift, identityUrl] = await Promise.all([freePort(), this.k2hr3.start(), startSwift(), this.identity.start(), this.createVhost()]);
     this.swift = swift;
+    this.identityUrl = identityUrl;
     this.apiUrl = `http://127.0.0.1:${port}`;
     this.writeCloud();
     this.writeConfigs(port, k2hr3Url);
@@ -178,6 +186,7 @@ export class ControlPlane {
     await Promise.all([
       this.swift?.stop().catch(() => undefined),
       this.k2hr3.stop().catch(() => undefined),
+      this.identity.stop().catch(() => undefined),
       run('rabbitmqctl', ['-q', 'delete_vhost', this.vhost]).catch(() => undefined),
     ]);
     if (!keep) rmSync(this.dir, { recursive: true, force: true });
@@ -189,6 +198,16 @@ export class ControlPlane {
     current[token] = { project, admin };
     writeFileSync(`${this.tokenMapPath}.tmp`, JSON.stringify(current), { mode: 0o600 });
     renameSync(`${this.tokenMapPath}.tmp`, this.tokenMapPath);
+    this.trustToken(token, project);
+  }
+
+  /**
+   * Makes `token` a Keystone token of `project` for the services a guest reaches with it: the
+   * identity endpoint (token → project name) and K2HR3 (which asks Keystone in a real cloud).
+   */
+  trustToken(token: string, project: string): void {
+    this.identity.addToken(token, { user: { id: `${project}-user`, name: `${project}-user` }, project: { id: project, name: project } });
+    this.k2hr3.trustKeystoneToken(token, `${project}-user`, [project]);
   }
 
   /** Ids of the servers the fake nova holds that are not deleted. */
@@ -254,6 +273,7 @@ export class ControlPlane {
         'paste.filter_factory = k2hdkc_e2e_fakes.keystone:filter_factory',
         `token_map = ${this.tokenMapPath}`,
         `swift_url = ${this.swift.url.replace(/AUTH_[^/]+$/, 'AUTH_')}`,
+        `identity_url = ${this.identityUrl}`,
       ],
       'filter:authorization': ['paste.filter_factory = trove.common.auth:AuthorizationMiddleware.factory'],
       'filter:contextwrapper': ['paste.filter_factory = trove.common.wsgi:ContextMiddleware.factory'],

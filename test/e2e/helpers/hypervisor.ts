@@ -30,6 +30,8 @@ export interface Vm {
   readonly iniPath: string;
   readonly runDir: string;
   readonly stateDir: string;
+  /** chmpx.log, k2hdkc.log and the agent's own log (log_file). */
+  readonly logDir: string;
   /** The host directory that is /var/lib/antpickax inside the VM. */
   readonly imageDataDir: string;
   readonly agent: Managed;
@@ -147,6 +149,8 @@ export class Hypervisor {
       `ini_path = ${iniPath}`,
       `run_dir = ${dirs.runDir}`,
       `daemon_log_dir = ${dirs.logDir}`,
+      // The image's agent logs to the journal; here there is no systemd, so to a file (the `guest` log).
+      `log_file = ${path.join(dirs.logDir, 'k2hdkc-trove-agent.log')}`,
       '',
     ].join('\n');
     // Sorted after guest_info.conf and trove-guestagent.conf, so its values win (oslo order).

@@ -4,7 +4,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { K2hr3Double } from '../../doubles/k2hr3';
 
 /** The DBaaS INI template the tests provision with (the real one will live in datastore/). */
-export const DBAAS_TEMPLATE = readFileSync(join(__dirname, '../../fixtures/k2hr3/k2hdkc-dbaas-template.txt'), 'utf8');
+export const DBAAS_TEMPLATE = readFileSync(join(__dirname, '../../../datastore/k2hdkc-dbaas-template.txt'), 'utf8');
 
 /** The user token of the tests: alice's, scoped to project `demo` (test/doubles/keystone). */
 export const KEYSTONE_TOKEN = 'gAAAAABkeystoneTOKENforTESTSonly000000000000000000';

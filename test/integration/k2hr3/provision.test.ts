@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { K2hr3Error } from '../../../src/errors';
 import { K2hr3Client } from '../../../src/k2hr3/client';
 import { K2hr3Provisioner } from '../../../src/k2hr3/provision';
+import { K2hr3Double } from '../../doubles/k2hr3';
 import { DBAAS_TEMPLATE, FAST, KEYSTONE_TOKEN, nodes, useK2hr3Double } from './helpers';
 
 describe('self-provisioning against the K2HR3 double', () => {
@@ -100,5 +101,55 @@ describe('self-provisioning against the K2HR3 double', () => {
     const p = new K2hr3Provisioner({ apiUrl: double.url, ...FAST });
     const r = await p.provision(KEYSTONE_TOKEN, { tenant: 'demo', cluster: 'retry500', template: DBAAS_TEMPLATE, mode: 'slave' });
     expect(r.roleToken).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('sets up a new cluster on a K2HR3 that answers missing policies 400 and missing roles 200', async () => {
+    // What K2HR3 2.0.3 answers (spec §10); an existence check by GET would stop or skip here.
+    const user = await new K2hr3Provisioner({ apiUrl: double.url, ...FAST }).scopedUserToken(KEYSTONE_TOKEN, 'demo');
+    const get = (path: string): Promise<Response> => fetch(`${double.url}${path}`, { headers: { 'x-auth-token': `U=${user}` } });
+    const policy = await get('/v1/policy/yrn:yahoo:::demo:policy:fresh1');
+    expect(policy.status).toBe(400);
+    expect(await policy.json()).toEqual({ result: false, message: 'yrn:yahoo:::demo:policy:fresh1 is not found in yrn:yahoo:::demo:policy subkey list.' });
+    const role = await get('/v1/role/yrn:yahoo:::demo:role:fresh1/server');
+    expect(role.status).toBe(200);
+    expect(await role.json()).toEqual({ result: true, message: null, role: { policies: [], aliases: [], hosts: { hostnames: [], ips: [] } } });
+    expect(await (await get('/v1/list/role/fresh1')).json()).toEqual({ result: true, message: null, children: [] });
+
+    const r = await new K2hr3Provisioner({ apiUrl: double.url, ...FAST }).provision(KEYSTONE_TOKEN, { tenant: 'demo', cluster: 'fresh1', template: DBAAS_TEMPLATE, mode: 'server' });
+    expect(double.state.writes.filter((w) => w.name.includes(':fresh1') && w.created).map((w) => `${w.kind} ${w.name.split(':').pop()}`)).toEqual([
+      'resource fresh1', 'resource fresh1/server', 'resource fresh1/slave', 'policy fresh1', 'role fresh1', 'role fresh1/server', 'role fresh1/slave',
+    ]);
+    expect(await (await get('/v1/list/role/fresh1')).json()).toEqual({ result: true, message: null, children: [{ name: 'server', children: [] }, { name: 'slave', children: [] }] });
+    expect(r.roleToken).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('writes tenant and cluster names lower-cased, so the served INI lists the registered servers', async () => {
+    // Keystone knows the project as written; K2HR3 keeps names lower-cased and resolves the
+    // template's role references as written (spec §10).
+    const double2 = new K2hr3Double({ keystone: { [KEYSTONE_TOKEN]: { user: 'alice', projects: ['DemoProject'] } } });
+    await double2.start();
+    try {
+      const p = new K2hr3Provisioner({ apiUrl: double2.url, localAddress: '127.0.0.2', ...FAST });
+      const r = await p.provision(KEYSTONE_TOKEN, { tenant: 'DemoProject', cluster: 'ClusterA', template: DBAAS_TEMPLATE, mode: 'server' });
+      expect(r).toMatchObject({ tenant: 'demoproject', roleYrn: 'yrn:yahoo:::demoproject:role:clustera/server', resourceYrn: 'yrn:yahoo:::demoproject:resource:clustera/server' });
+      expect(double2.state.resources.get('yrn:yahoo:::demoproject:resource:clustera')?.string).toContain('%yrn:yahoo:::demoproject:role:clustera/server/hosts/ip%');
+      const client = new K2hr3Client({ apiUrl: double2.url, localAddress: '127.0.0.2', ...FAST });
+      await client.registerHost(r.roleYrn, r.roleToken, { cuk: 'inst-a', tag: 'node-a' });
+      expect(nodes(await client.readResource(r.resourceYrn, r.roleToken), 'SVRNODE')).toEqual([{ name: 'node-a', cuk: 'inst-a' }]);
+    } finally {
+      await double2.stop();
+    }
+  });
+
+  it('a template with an empty string literal makes every read fail, as in K2HR3', async () => {
+    const broken = DBAAS_TEMPLATE.replace("{{ if %node%{'inboundip'} }}", "{{ if '' != %node%{'inboundip'} }}");
+    expect(broken).not.toBe(DBAAS_TEMPLATE);
+    const p = new K2hr3Provisioner({ apiUrl: double.url, localAddress: '127.0.0.2', ...FAST });
+    const r = await p.provision(KEYSTONE_TOKEN, { tenant: 'demo', cluster: 'empty1', template: broken, mode: 'server' });
+    const client = new K2hr3Client({ apiUrl: double.url, localAddress: '127.0.0.2', ...FAST });
+    await client.registerHost(r.roleYrn, r.roleToken, { cuk: 'inst-a', tag: 'node-a' });
+    const err = await client.readResource(r.resourceYrn, r.roleToken).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(K2hr3Error);
+    expect(err).toMatchObject({ status: 404 });
   });
 });

@@ -126,6 +126,9 @@ describe('loadConfig', () => {
       datastore: 'k2hdkc', mode: 'server', iniPath: '/etc/antpickax/k2hdkc.ini', processManager: 'systemd',
       manageVolume: true, extdataUrl: null, k2hr3ApiUrl: null, prepareTimeoutMs: 300_000,
     });
+    // Issue 12: the shipped DBaaS template is the default, so k2hr3_api_url alone is enough.
+    expect(plain.k2hdkc.iniTemplatePath).toBe(join(__dirname, '..', '..', '..', 'datastore', 'k2hdkc-dbaas-template.txt'));
+    expect(plain.agent.logFile).toBeNull();
     const file = write(dir, 'b.conf', `${GUEST_INFO}transport_url = rabbit://h/\n[k2hdkc]\nmode = slave\nmanage_volume = false\n` +
       'process_manager = supervisor\nprepare_timeout_seconds = 30\nlocal_address = 127.0.0.9\n');
     expect(loadConfig({ configFiles: [file], configDirs: [] }).k2hdkc).toMatchObject({

@@ -5,7 +5,8 @@ carry the admin role. A token listed in the JSON file named by the filter's `tok
 (read on every request, so the test may write it after the API started) is that entry's
 project instead: this lets a Swift tempauth token act as the user of the Swift account.
 Every request also gets an X-Service-Catalog with the object-store endpoint of its project
-(filter option `swift_url`, ending in `AUTH_`), as Keystone's catalog would give the guest.
+(filter option `swift_url`, ending in `AUTH_`) and the identity endpoint (filter option
+`identity_url`), as Keystone's catalog would give the guest.
 """
 
 import json
@@ -29,6 +30,7 @@ class FakeAuthToken(object):
         self.app = app
         self.token_map = conf.get('token_map')
         self.swift_url = conf.get('swift_url')
+        self.identity_url = conf.get('identity_url')
         self.region = conf.get('region_name', 'RegionOne')
 
     def _identity(self, token):
@@ -40,11 +42,16 @@ class FakeAuthToken(object):
         return project, roles
 
     def _catalog(self, project):
-        if not self.swift_url:
-            return []
-        url = '%s%s' % (self.swift_url, project)
-        return [{'type': 'object-store', 'name': 'swift', 'endpoints': [
-            {'region': self.region, 'publicURL': url, 'internalURL': url, 'adminURL': url}]}]
+        catalog = []
+        if self.swift_url:
+            url = '%s%s' % (self.swift_url, project)
+            catalog.append({'type': 'object-store', 'name': 'swift', 'endpoints': [
+                {'region': self.region, 'publicURL': url, 'internalURL': url, 'adminURL': url}]})
+        if self.identity_url:
+            url = self.identity_url
+            catalog.append({'type': 'identity', 'name': 'keystone', 'endpoints': [
+                {'region': self.region, 'publicURL': url, 'internalURL': url, 'adminURL': url}]})
+        return catalog
 
     @webob.dec.wsgify
     def __call__(self, req):

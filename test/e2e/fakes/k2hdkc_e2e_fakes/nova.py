@@ -119,7 +119,7 @@ class Servers(object):
         # Trove asks for compute_instance_id before it is set (a cluster view during build);
         # nova answers GET /servers/None with 404.
         record = store.get('servers', server_id) if server_id else None
-        power = store.get('power', server_id)
+        power = store.get('power', server_id) if record is not None else None
         if record is None or (power or {}).get('status') == 'DELETED':
             raise nova_exceptions.NotFound(404, 'Instance %s could not be found.' % server_id)
         return record, power
