@@ -50,6 +50,7 @@ describe('k2hdkc-dbaas command line', () => {
       [['cluster', 'create', 'c1', '--flavor', 'f', '--image', 'i', '--network', 'n', '--servers', 'three'], /--servers must be a whole number/],
       [['cluster', 'create', 'c1', '--flavor', 'f', '--image', 'i', '--network', 'n', '--servers', '0'], /--servers must be from 1 to 64/],
       [['cluster', 'create', 'c/1', '--flavor', 'f', '--image', 'i', '--network', 'n'], /cluster name "c\/1" is not usable/],
+      [['cluster', 'create', 'Kvs1', '--flavor', 'f', '--image', 'i', '--network', 'n'], /cluster name "Kvs1" has capital letters; K2HR3 keeps names lower-cased, so use "kvs1"/],
       [['cluster', 'create', 'c1', '--flavor', 'f', '--image', 'i', '--network', 'n', '--ctlport', '8020'], /--port, --ctlport and --slave-ctlport must differ/],
       [['cluster', 'create', 'c1', '--flavor', 'f', '--image', 'i', '--network', 'n', '--wait', 'forever'], /Allowed choices are service-in, registered, none/],
       [['cluster', 'scale', 'c1'], /required option '--servers <n>' not specified/],
