@@ -272,7 +272,9 @@ export async function clusterScale(ctx: Context, name: string, target: number, w
     const entry = ring?.find((r) => r.cuk === vm.id);
     if (ring !== null && entry !== undefined && entry.status.ring === 'SERVICE IN') {
       ctx.progress(`SERVICEOUT ${vm.name}: moving its data to the other servers`);
-      if (!(await serviceOut(via[0] as string, ports.serverCtlport, entry))) throw new CliError('service', `chmpx refused SERVICEOUT of ${vm.name}; nothing was removed`);
+      let accepted = false;
+      for (const address of via) if (!accepted) accepted = await serviceOut(address, ports.serverCtlport, entry);
+      if (!accepted) throw new CliError('service', `no server's chmpx accepted SERVICEOUT of ${vm.name}; it was not removed`);
       await waitFor(ctx, `${vm.name} to leave the ring`, async () => {
         const now = await readRing(via, ports.serverCtlport);
         const e = now?.find((r) => r.cuk === vm.id);
