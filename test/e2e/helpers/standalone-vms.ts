@@ -76,41 +76,14 @@ export class StandaloneVms {
       return;
     }
     const mode = confFile.includes('/server.conf') ? 'server' : 'slave';
-    const dirs = {
-      state: path.join(server.vm_dir, 'state'),
-      run: path.join(server.vm_dir, 'run'),
-      log: path.join(server.vm_dir, 'log'),
-      antpickax: path.join(server.vm_dir, 'antpickax'),
-    };
-    for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const iniPath = path.join(server.vm_dir, 'k2hdkc.ini');
-    const local = [
-      '# What the image and cloud-init give a real VM: its id, address, name and directories.',
-      '[DEFAULT]',
-      `guest_id = ${server.id}`,
-      '[k2hdkc]',
-      `local_address = ${server.address}`,
-      `node_name = ${server.address}`,
-      `http_host = ${server.address}`,
-      `state_dir = ${dirs.state}`,
-      'device_path = /dev/null-e2e',
-      'raise_mqueue = false',
-      'process_manager = supervisor',
-      `chmpx_path = ${path.join(STAND_INS, 'chmpx')}`,
-      `k2hdkc_path = ${path.join(STAND_INS, 'k2hdkc')}`,
-      `ini_path = ${iniPath}`,
-      `run_dir = ${dirs.run}`,
-      `daemon_log_dir = ${dirs.log}`,
-      'k2hr3_poll_seconds = 1',
-      '',
-    ].join('\n');
-    const localFile = path.join(server.vm_dir, 'zz-vm.conf');
-    writeFileSync(localFile, local, { mode: 0o600 });
-    mkdirSync('/var/lib/antpickax', { recursive: true });
-    const agent = startProcess(`agent ${server.name}`, 'unshare', [
-      '--mount', '--propagation', 'private', '--', '/bin/sh', VM_EXEC, dirs.antpickax, '0',
-      process.execPath, AGENT_BIN, '--standalone', '--config-file', path.join(server.root, confFile), '--config-file', localFile,
-    ], { cwd: server.vm_dir, env: this.agentEnv, logPath: path.join(server.vm_dir, 'agent.log') });
+    const { agent, iniPath } = startStandaloneAgent({
+      name: server.name,
+      instanceId: server.id,
+      address: server.address,
+      vmDir: server.vm_dir,
+      confFile: path.join(server.root, confFile),
+      env: this.agentEnv,
+    });
     this.vms.set(server.id, { server, mode, iniPath, agent });
     this.setPower(server.id, 'ACTIVE');
   }
@@ -124,8 +97,60 @@ export class StandaloneVms {
   }
 }
 
-/** The server names ([SVRNODE] NAME) of an INI file, or [] when it is not there yet. */
-export function iniServers(iniPath: string): string[] {
+/**
+ * Starts the agent of one standalone VM as systemd does on the guest image after cloud-init:
+ * `--standalone --config-file <the user-data's agent configuration>`, then a file with what the
+ * image and cloud-init's network setup give a real VM (instance id, address, name, directories,
+ * the chmpx/k2hdkc stand-ins), in its own mount namespace (vm-exec.sh).
+ */
+export function startStandaloneAgent(vm: {
+  name: string;
+  instanceId: string;
+  address: string;
+  vmDir: string;
+  confFile: string;
+  env: NodeJS.ProcessEnv;
+}): { agent: Managed; iniPath: string } {
+  const dirs = {
+    state: path.join(vm.vmDir, 'state'),
+    run: path.join(vm.vmDir, 'run'),
+    log: path.join(vm.vmDir, 'log'),
+    antpickax: path.join(vm.vmDir, 'antpickax'),
+  };
+  for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const iniPath = path.join(vm.vmDir, 'k2hdkc.ini');
+  const local = [
+    '# What the image and cloud-init give a real VM: its id, address, name and directories.',
+    '[DEFAULT]',
+    `guest_id = ${vm.instanceId}`,
+    '[k2hdkc]',
+    `local_address = ${vm.address}`,
+    `node_name = ${vm.address}`,
+    `http_host = ${vm.address}`,
+    `state_dir = ${dirs.state}`,
+    'device_path = /dev/null-e2e',
+    'raise_mqueue = false',
+    'process_manager = supervisor',
+    `chmpx_path = ${path.join(STAND_INS, 'chmpx')}`,
+    `k2hdkc_path = ${path.join(STAND_INS, 'k2hdkc')}`,
+    `ini_path = ${iniPath}`,
+    `run_dir = ${dirs.run}`,
+    `daemon_log_dir = ${dirs.log}`,
+    'k2hr3_poll_seconds = 1',
+    '',
+  ].join('\n');
+  const localFile = path.join(vm.vmDir, 'zz-vm.conf');
+  writeFileSync(localFile, local, { mode: 0o600 });
+  mkdirSync('/var/lib/antpickax', { recursive: true });
+  const agent = startProcess(`agent ${vm.name}`, 'unshare', [
+    '--mount', '--propagation', 'private', '--', '/bin/sh', VM_EXEC, dirs.antpickax, '0',
+    process.execPath, AGENT_BIN, '--standalone', '--config-file', vm.confFile, '--config-file', localFile,
+  ], { cwd: vm.vmDir, env: vm.env, logPath: path.join(vm.vmDir, 'agent.log') });
+  return { agent, iniPath };
+}
+
+/** The servers ([SVRNODE] NAME, or another key) of an INI file, sorted; [] when it is not there yet. */
+export function iniServers(iniPath: string, key = 'NAME'): string[] {
   let text: string;
   try {
     text = readFileSync(iniPath, 'utf8');
@@ -138,7 +163,7 @@ export function iniServers(iniPath: string): string[] {
     const t = line.trim();
     if (t.startsWith('[')) inServer = t === '[SVRNODE]';
     else if (inServer) {
-      const m = /^NAME\s*=\s*(\S+)/.exec(t);
+      const m = new RegExp(`^${key}\\s*=\\s*(\\S+)`).exec(t);
       if (m?.[1]) names.push(m[1]);
     }
   }
