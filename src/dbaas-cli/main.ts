@@ -94,11 +94,26 @@ export async function defaultContext(settings: CloudSettings, global: GlobalOpti
     throw new CliError('config', 'the K2HR3 API URL is not known: give --k2hr3-api-url, set K2HR3_API_URL, add k2hr3_api_url to the clouds.yaml entry, or register a "k2hr3" service in the catalog');
   }
   const trovePath = troveUrl === null ? null : /\/v1\.0$/.test(troveUrl) ? `${troveUrl}/${session.project.id}` : troveUrl;
+  // Each service's endpoint is looked up when a command first uses it: `slave userdata` of a
+  // Trove cluster needs only Trove and K2HR3, and a catalog without compute must not stop it.
+  const lazy = <T>(make: () => T): (() => T) => {
+    let made: T | undefined;
+    return () => (made ??= make());
+  };
+  const nova = lazy(() => new Nova(client('Nova', 'compute', { 'OpenStack-API-Version': `compute ${NOVA_MICROVERSION}`, 'X-OpenStack-Nova-API-Version': NOVA_MICROVERSION })));
+  const neutron = lazy(() => new Neutron(client('Neutron', 'network')));
+  const glance = lazy(() => new Glance(client('Glance', 'image')));
   return {
     session,
-    nova: new Nova(client('Nova', 'compute', { 'OpenStack-API-Version': `compute ${NOVA_MICROVERSION}`, 'X-OpenStack-Nova-API-Version': NOVA_MICROVERSION })),
-    neutron: new Neutron(client('Neutron', 'network')),
-    glance: new Glance(client('Glance', 'image')),
+    get nova() {
+      return nova();
+    },
+    get neutron() {
+      return neutron();
+    },
+    get glance() {
+      return glance();
+    },
     trove: trovePath === null ? null : new Trove(new ServiceClient('Trove', trovePath, session.token, session.secrets, http)),
     k2hr3: new K2hr3User(k2hr3Url, session.token, session.project.name),
     k2hr3VmUrl: global.k2hr3VmUrl ?? k2hr3Url,
