@@ -71,6 +71,8 @@ export interface ProvisionRequest {
 /** The result: the same triple the extdata path yields, plus the resource this node reads. */
 export interface ProvisionResult extends ExtdataBootstrap {
   resourceYrn: string;
+  /** The role token's register path (opaque): what an extdata URL carries (k2hdkc-dbaas user-data). */
+  registerPath: string;
 }
 
 const READ_ACTION = 'yrn:yahoo::::action:read';
@@ -141,8 +143,8 @@ export class K2hr3Provisioner {
     }
 
     const roleYrn = yrn('role', `${cluster}/${req.mode}`);
-    const roleToken = await this.createRoleToken(userToken, roleYrn, req.roleTokenExpireSec ?? 0, signal);
-    return { roleYrn, tenant, roleToken, apiUrl: this.apiUrl, resourceYrn: yrn('resource', `${cluster}/${req.mode}`) };
+    const issued = await this.issueRoleToken(userToken, roleYrn, req.roleTokenExpireSec ?? 0, signal);
+    return { roleYrn, tenant, roleToken: issued.token, registerPath: issued.registerpath, apiUrl: this.apiUrl, resourceYrn: yrn('resource', `${cluster}/${req.mode}`) };
   }
 
   /** `POST /v1/user/tokens` with `U=<keystone token>` and the tenant → a scoped K2HR3 user token. */
@@ -169,6 +171,11 @@ export class K2hr3Provisioner {
 
   /** `GET /v1/role/token/<role yrn>?expire=<sec>` with `U=` → the bare role token. */
   async createRoleToken(userToken: string, roleYrn: string, expireSec: number, signal?: AbortSignal): Promise<string> {
+    return (await this.issueRoleToken(userToken, roleYrn, expireSec, signal)).token;
+  }
+
+  /** The same request; the token with its register path. */
+  async issueRoleToken(userToken: string, roleYrn: string, expireSec: number, signal?: AbortSignal): Promise<RoleTokenBody> {
     const url = `${this.apiUrl}/v1/role/token/${yrnUrlPath(roleYrn)}`;
     const answer = await this.http.send({
       method: 'GET',
@@ -182,7 +189,7 @@ export class K2hr3Provisioner {
       secrets: [userToken],
       ...(signal ? { signal } : {}),
     });
-    return (answer.value as RoleTokenBody).token;
+    return answer.value as RoleTokenBody;
   }
 
   /** Read; create when missing; read again. */

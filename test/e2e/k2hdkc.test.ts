@@ -11,6 +11,7 @@ import { DBAAS_TEMPLATE, FAST, nodes } from '../integration/k2hr3/helpers';
 import { ADMIN_TOKEN, ControlPlane, SWIFT_PROJECT } from './helpers/control-plane';
 import { REPO_ROOT, VOLUME_MOUNT_POINT, vmPath, type Vm } from './helpers/hypervisor';
 import { KeystoneV3 } from './helpers/keystone-v3';
+import { TroveClusterSlave } from './helpers/trove-slave';
 import { startProcess, stopProcess, tail } from './helpers/processes';
 import { TroveRest, until, untilHealthy } from './helpers/trove-rest';
 
@@ -508,11 +509,29 @@ describe('5. a three-member cluster: create, grow, shrink, delete', () => {
     expect(shown['task_name']).toBe('NONE');
   }), 300_000);
 
+  // Issue 15: a client node of this Trove-made cluster from `k2hdkc-dbaas slave userdata`.
+  const slave = new TroveClusterSlave(() => ({
+    apiUrl: plane.apiUrl, k2hr3Url: plane.k2hr3.url, project: 'demo', token: 'demo',
+    address: `${plane.addressPrefix}.240`, dir: plane.dir, env: { ...process.env, NODE_OPTIONS: '' },
+  }));
+  const untilSlaveLists = (ids: string[]): Promise<true> => until(`the slave to list ${ids.length} servers`, async () => (
+    JSON.stringify(slave.servers()) === JSON.stringify(ids) ? true : undefined
+  ), 60_000, 300);
+  afterAll(() => slave.stop());
+
+  it('k2hdkc-dbaas slave userdata <Trove cluster id> gives a slave that lists the three servers', step(async () => {
+    await slave.start(clusterId);
+    // The members named their K2HR3 cluster after the Trove cluster id, so K2HR3 knows it as is.
+    expect(slave.cliStderr).toContain(`user-data for a slave of K2HR3 cluster ${clusterId} (K2HR3 cluster)`);
+    await untilSlaveLists(await members());
+  }), 120_000);
+
   it('cluster grow -> four members, every INI lists four', step(async () => {
     await plane.cli.ok('demo', 'demo', ['database', 'cluster', 'grow', clusterId, '--instance', 'flavor=10,volume=1']);
     const ids = await untilClusterIdle(4);
     await untilInisList(ids);
     expect(registered()).toEqual(ids);
+    await untilSlaveLists(ids);
   }), 300_000);
 
   it('cluster shrink -> three; the removed node is deregistered from K2HR3', step(async () => {
@@ -523,6 +542,8 @@ describe('5. a three-member cluster: create, grow, shrink, delete', () => {
     expect(ids).not.toContain(removed);
     await untilInisList(ids);
     expect(registered()).toEqual(ids);
+    await untilSlaveLists(ids);
+    await slave.stop();
   }), 300_000);
 
   it('cluster delete removes the cluster and every member\'s server', step(async () => {

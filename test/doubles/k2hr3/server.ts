@@ -17,6 +17,11 @@ export interface K2hr3DoubleOptions {
   keystone?: Record<string, { user: string; projects: string[] }>;
   /** `extdata.trove.useragent` (default `extdata_k2hr3_trove`). */
   extdataUserAgent?: string;
+  /**
+   * A real Keystone v3 URL (`http://h:p/v3`): tokens not in `keystone` are checked there as
+   * K2HR3 does, by asking Keystone for a token scoped to the tenant with the user's token.
+   */
+  keystoneUrl?: string;
 }
 
 /** A failure the next matching request(s) get instead of the real answer. */
@@ -40,6 +45,7 @@ export class K2hr3Double {
   private readonly app: FastifyInstance;
   private readonly keystone: NonNullable<K2hr3DoubleOptions['keystone']>;
   private readonly userAgent: string;
+  private readonly keystoneUrl: string | undefined;
   private rules: Rule[] = [];
   private readonly afterWrite = new WeakSet<Req>();
   private readonly afterWriteStatus = new WeakMap<Req, number>();
@@ -50,6 +56,7 @@ export class K2hr3Double {
   constructor(options: K2hr3DoubleOptions = {}) {
     this.keystone = { ...(options.keystone ?? {}) };
     this.userAgent = options.extdataUserAgent ?? 'extdata_k2hr3_trove';
+    this.keystoneUrl = options.keystoneUrl;
     this.app = Fastify({ logger: false });
     this.app.addHook('onRequest', async (req, reply) => {
       const path = req.url.split('?')[0] ?? '';
@@ -95,6 +102,7 @@ export class K2hr3Double {
       this.app.post(`/v1/${kind}`, (req, reply) => this.upsert(kind, req, reply));
       this.app.get(`/v1/${kind}/*`, (req, reply) => this.get(kind, req, reply, rest(req)));
     }
+    for (const kind of ['resource', 'policy'] as const) this.app.delete(`/v1/${kind}/*`, (req, reply) => this.deleteObject(kind, req, reply, rest(req)));
     this.app.get('/v1/list/:kind', (req, reply) => this.list(req, reply, null));
     this.app.get('/v1/list/:kind/*', (req, reply) => this.list(req, reply, rest(req)));
     this.app.put('/v1/role/*', (req, reply) => this.putHost(req, reply, rest(req)));
@@ -144,12 +152,13 @@ export class K2hr3Double {
 
   // ---- routes -------------------------------------------------------------------------------
 
-  private postUserToken(req: Req, reply: FastifyReply): FastifyReply {
+  private async postUserToken(req: Req, reply: FastifyReply): Promise<FastifyReply> {
     const raw = req.headers['x-auth-token'];
     if (typeof raw !== 'string' || raw === '') return err(reply, 400, 'Some parameter(user name or unscoped token) is wrong.');
-    const ks = this.keystone[raw.startsWith('U=') ? raw.slice(2) : raw];
+    const keystoneToken = raw.startsWith('U=') ? raw.slice(2) : raw;
     const body = req.body as { auth?: { tenantName?: unknown } } | undefined;
     const tenant = body?.auth?.tenantName;
+    const ks = this.keystone[keystoneToken] ?? (typeof tenant === 'string' ? await this.askKeystone(keystoneToken, tenant) : undefined);
     if (!ks || typeof tenant !== 'string' || !ks.projects.includes(tenant)) {
       return err(reply, 404, 'could not get scoped user token for other token');
     }
@@ -368,6 +377,16 @@ export class K2hr3Double {
     return reply.code(204).send();
   }
 
+  /** `DELETE /v1/resource|policy/<path>` with a user token: 204, or 403 with no body (spec §1.2). */
+  private deleteObject(kind: 'resource' | 'policy', req: Req, reply: FastifyReply, path: string): FastifyReply {
+    const u = this.userFrom(req, reply);
+    if (!u) return reply;
+    const name = fullYrn(path, u.tenant, kind);
+    const map = kind === 'resource' ? this.state.resources : this.state.policies;
+    if (!name || !map.delete(name)) return reply.code(403).send();
+    return reply.code(204).send();
+  }
+
   /** `GET /v1/list/<kind>[/<path>]` with a scoped user token: existing children (spec §10). */
   private list(req: Req, reply: FastifyReply, path: string | null): FastifyReply {
     const u = this.userFrom(req, reply);
@@ -412,6 +431,19 @@ export class K2hr3Double {
   }
 
   // ---- helpers ------------------------------------------------------------------------------
+
+  /** A token Keystone scopes to `tenant` (POST /v3/auth/tokens, method token): its user, or undefined. */
+  private async askKeystone(token: string, tenant: string): Promise<{ user: string; projects: string[] } | undefined> {
+    if (this.keystoneUrl === undefined) return undefined;
+    const res = await fetch(`${this.keystoneUrl}/auth/tokens?nocatalog`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ auth: { identity: { methods: ['token'], token: { id: token } }, scope: { project: { name: tenant, domain: { id: 'default' } } } } }),
+    }).catch(() => undefined);
+    if (res?.status !== 201) return undefined;
+    const body = (await res.json()) as { token?: { user?: { name?: string } } };
+    return { user: body.token?.user?.name ?? '', projects: [tenant] };
+  }
 
   private has(kind: 'resource' | 'policy' | 'role', name: string): boolean {
     return (kind === 'resource' ? this.state.resources : kind === 'policy' ? this.state.policies : this.state.roles).has(name);

@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { main } from '../../../src/dbaas-cli/main';
+import { KeystoneV3 } from './keystone-v3';
+import { stopProcess, type Managed } from './processes';
+import { iniServers, startStandaloneAgent } from './standalone-vms';
+
+/**
+ * A client (slave) node of a Trove-made cluster, as a user makes one: `k2hdkc-dbaas slave
+ * userdata <Trove cluster id>` (the CLI authenticates with an application credential at a
+ * Keystone whose catalog has the e2e's trove-api; its token is one the e2e's fake auth filter
+ * and K2HR3 take for the project), then a VM booted with that user-data: the agent's standalone
+ * configuration written where cloud-init puts it, and the agent started as its unit does.
+ */
+export class TroveClusterSlave {
+  private agent: Managed | undefined;
+  private iniPath = '';
+  /** What the CLI printed on stderr (its progress line names the K2HR3 cluster it chose). */
+  cliStderr = '';
+
+  /** `settings` is read when the slave starts (the control plane's URLs exist only by then). */
+  constructor(private readonly settings: () => { apiUrl: string; k2hr3Url: string; project: string; token: string; address: string; dir: string; env: NodeJS.ProcessEnv }) {}
+
+  /** Runs the CLI and boots the slave; throws with the CLI's message when it fails. */
+  async start(clusterRef: string): Promise<void> {
+    const o = this.settings();
+    const keystone = new KeystoneV3({ credentialId: 'dbaas-cli', credentialSecret: 'dbaas-cli-secret', token: o.token, projectId: o.project, troveUrl: `${o.apiUrl}/v1.0/${o.project}` });
+    const authUrl = await keystone.start();
+    let stdout = '';
+    let code: number;
+    try {
+      code = await main(['slave', 'userdata', clusterRef], {
+        stdout: (t) => (stdout += t),
+        stderr: (t) => (this.cliStderr += t),
+        env: { OS_AUTH_URL: authUrl, OS_AUTH_TYPE: 'v3applicationcredential', OS_APPLICATION_CREDENTIAL_ID: 'dbaas-cli', OS_APPLICATION_CREDENTIAL_SECRET: 'dbaas-cli-secret', K2HR3_API_URL: o.k2hr3Url },
+        cwd: o.dir,
+        home: o.dir,
+      });
+    } finally {
+      await keystone.stop();
+    }
+    if (code !== 0) throw new Error(`k2hdkc-dbaas slave userdata ${clusterRef} exited ${code}: ${this.cliStderr}`);
+    // cloud-init's write_files, below the VM's root.
+    const vmDir = path.join(o.dir, 'trove-slave');
+    const doc = parseYaml(stdout) as { write_files: { path: string; content: string }[] };
+    const conf = doc.write_files.find((f) => f.path === '/etc/k2hdkc-trove/slave.conf');
+    if (conf === undefined) throw new Error('the user-data has no /etc/k2hdkc-trove/slave.conf');
+    const confFile = path.join(vmDir, 'root/etc/k2hdkc-trove/slave.conf');
+    mkdirSync(path.dirname(confFile), { recursive: true });
+    writeFileSync(confFile, conf.content, { mode: 0o600 });
+    const started = startStandaloneAgent({ name: 'trove-slave', instanceId: randomUUID(), address: o.address, vmDir, confFile, env: o.env });
+    this.agent = started.agent;
+    this.iniPath = started.iniPath;
+  }
+
+  /** The CUKs (instance ids) of the servers its INI lists. */
+  servers(): string[] {
+    return this.iniPath === '' ? [] : iniServers(this.iniPath, 'CUK');
+  }
+
+  async stop(): Promise<void> {
+    if (this.agent !== undefined) await stopProcess(this.agent, 3000);
+    this.agent = undefined;
+  }
+}
