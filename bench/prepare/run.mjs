@@ -319,7 +319,7 @@ async function main() {
   const { K2hr3Provisioner } = require(join(ROOT, 'dist/src/k2hr3/provision.js'));
   const double = new K2hr3Double({ keystone: { [KEYSTONE_TOKEN]: { user: 'bench', projects: ['demo'] } } });
   await double.start();
-  exitOnSignals(progress);
+  exitOnSignals(progress, work);
   // The nodes reach the broker and the K2HR3 double at 127.0.0.1 of the host, from their own address.
   const network = await NodeNetwork.create({ forward: [BROKER_PORT, Number(new URL(double.url).port)] }).catch(async (error) => {
     await double.stop();

@@ -36,10 +36,10 @@ export function loadNetns(root) {
  * Ctrl-C / SIGTERM / SIGHUP end the bench through process.exit, so NodeNetwork's exit hook
  * deletes the namespaces (and SIGKILLs the agents and stand-ins inside them) before it ends.
  */
-export function exitOnSignals(progress) {
+export function exitOnSignals(progress, work) {
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) {
     process.once(signal, () => {
-      progress(`${signal}: removing the nodes' namespaces`);
+      progress(`${signal}: removing the nodes' namespaces; work dir kept: ${work}`);
       process.exit(code);
     });
   }
