@@ -2,10 +2,10 @@
 // trove-conductor records, for a K2HDKC node run by our agent with the chmpx/k2hdkc stand-ins
 // and the K2HR3 API double, over several runs; beside it the stand-ins' own start-up time (so
 // agent overhead = total - stand-ins) and the old integration's fixed waits (>= 65 s).
+// Every node (agent and stand-ins) runs in its own network namespace (lib/nodes.mjs), as in the tests.
 // `npm run bench:prepare [-- --help]`. A benchmark: it prints figures and never asserts timings.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { hostname, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { cleanUp, openBroker, waitForConsumer } from '../rpc/lib/broker.mjs';
 import { logTail, startDaemon, stopDaemon } from '../rpc/lib/procs.mjs';
 import { ctl, standInStartup } from './lib/standins.mjs';
+import { compileTs, exitOnSignals, loadNetns } from './lib/nodes.mjs';
 import { TroveHarness } from './lib/trove.mjs';
 import { benchArgs, loopbackBroker, progressLog } from '../lib/args.mjs';
 import { instanceKey, writeGuestFiles } from '../lib/guest-files.mjs';
@@ -21,7 +22,8 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
 const require = createRequire(import.meta.url);
 const STANDINS = join(ROOT, 'test/doubles/chmpx');
-const TEMPLATE = join(ROOT, 'test/fixtures/k2hr3/k2hdkc-dbaas-template.txt');
+// The template the agent ships (and the dashboard provisions with).
+const TEMPLATE = join(ROOT, 'datastore/k2hdkc-dbaas-template.txt');
 const KEYSTONE_TOKEN = 'gAAAAABbenchKEYSTONEtokenNOTaSECRET0000000000000000';
 // spec k2hr3-chmpx-k2hdkc.md §3.3, k2hdkctrove.sh `start`: sleep 15 after registering, the
 // first 30 s loop wait before the INI is even fetched, sleep 10 after starting chmpx and
@@ -49,25 +51,39 @@ const cli = benchArgs(
   },
   'usage: node bench/prepare/run.mjs [--runs 10] [--cluster-runs 3] [--health-poll-ms N] [--broker 127.0.0.1:5672]\n' +
     '       [--address 127.0.0.91] [--json] [--keep]\n' +
-    'See bench/README.md. Needs `npm run build`, RabbitMQ (guest/guest) on loopback and python3-trove.\n',
+    'See bench/README.md. Needs `npm run build`, RabbitMQ (guest/guest) on loopback, python3-trove, and root\n' +
+    '(each node in its own network namespace: ip, sysctl, nsenter, unshare).\n',
 );
 const RUNS = Number(cli.runs);
 const { amqpUrl: AMQP_URL, rabbitUrl: RABBIT_URL } = loopbackBroker(cli.broker, 'bench/prepare');
-const BASE_PORT = 31000 + (process.pid % 200) * 10;
-const PORTS = { serverPort: BASE_PORT, serverCtlport: BASE_PORT + 1, slaveCtlport: BASE_PORT + 2 };
+const BROKER_PORT = Number(cli.broker.split(':')[1] ?? 5672);
+// Each node has its own network, so every node uses the template's ports, as VMs do.
+const PORTS = { serverPort: 8020, serverCtlport: 8021, slaveCtlport: 8031 };
 
 const progress = progressLog();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** The K2HR3 API double is TypeScript (test/doubles/k2hr3); compiled next to dist/ so it finds node_modules. */
 function loadK2hr3Double() {
-  const out = join(ROOT, 'dist/bench/k2hr3-double');
-  const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
-  const args = ['--outDir', out, '--rootDir', join(ROOT, 'test/doubles/k2hr3'), '--module', 'commonjs', '--target', 'ES2022',
-    '--moduleResolution', 'node', '--esModuleInterop', '--skipLibCheck', '--strict', '--types', 'node', join(ROOT, 'test/doubles/k2hr3/index.ts')];
-  const r = spawnSync(process.execPath, [tsc, ...args], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`compiling the K2HR3 double failed: ${r.stdout}${r.stderr}`);
-  return require(join(out, 'index.js'));
+  return compileTs(ROOT, join(ROOT, 'test/doubles/k2hr3'), 'index.ts', join(ROOT, 'dist/bench/k2hr3-double'));
+}
+
+/**
+ * A fresh node ("VM") on `address` for one run: its namespace, the broker and the K2HR3 double
+ * reached at 127.0.0.1 inside it, and its own directory for chmpx's shared memory files (named
+ * `<GROUP>-<CTLPORT>`, the same on every node). Removed again with ctx.network.removeNode.
+ */
+async function addNode(ctx, address, dir) {
+  const node = await ctx.network.addNode(address);
+  const shmDir = join(dir, 'shm');
+  mkdirSync(shmDir, { recursive: true });
+  return { node, env: { ...process.env, CHMPX_DOUBLE_SHM_DIR: shmDir } };
+}
+
+/** The agent on its config files, run inside `node`. */
+function startAgent(node, env, files, logPath) {
+  const { command, args } = node.command(process.execPath, [join(ROOT, 'bin/k2hdkc-trove-agent'), '--config-file', files.agentConf, '--config-file', files.infoConf]);
+  return startDaemon(command, args, logPath, env);
 }
 
 /** The two files Trove injects into a guest, with the [k2hdkc] node options. */
@@ -132,9 +148,11 @@ async function oneRun(i, ctx) {
   });
   const files = writeGuestConfig(dir, { id, key, tenantId, exchange, conductorQueue, extdataUrl: double.extdataUrlFor(cluster.roleYrn).url });
   const agentLog = join(dir, 'agent.log');
-  const agent = startDaemon(join(ROOT, 'bin/k2hdkc-trove-agent'), ['--config-file', files.agentConf, '--config-file', files.infoConf], agentLog);
-  ctx.ids.push(id);
+  const { node, env } = await addNode(ctx, cli.address, dir);
+  let agent;
   try {
+    agent = startAgent(node, env, files, agentLog);
+    ctx.ids.push(id);
     await waitForConsumer(conn, `guestagent.${id}`, 30_000, agent.exited);
     // Trove's API.prepare: pre-creates the guest queue, then casts `prepare` and returns.
     const callAt = Date.now();
@@ -169,8 +187,8 @@ async function oneRun(i, ctx) {
     if (!stop.ok) throw new Error(`stop_db failed: ${JSON.stringify(stop.error)}`);
     await stopDaemon(agent);
     const standIns = await standInStartup({
-      chmpx: join(STANDINS, 'chmpx'), k2hdkc: join(STANDINS, 'k2hdkc'), iniPath: join(dir, 'k2hdkc.ini'),
-      host: cli.address, ctlport: PORTS.serverCtlport, logPath: join(dir, 'standins.log'),
+      node, connectTcp: ctx.connectTcp, chmpx: join(STANDINS, 'chmpx'), k2hdkc: join(STANDINS, 'k2hdkc'), iniPath: join(dir, 'k2hdkc.ini'),
+      ctlport: PORTS.serverCtlport, logPath: join(dir, 'standins.log'), env,
     });
     return {
       total: healthyAt - castAt,
@@ -182,7 +200,8 @@ async function oneRun(i, ctx) {
       phases,
     };
   } finally {
-    await stopDaemon(agent);
+    if (agent) await stopDaemon(agent);
+    await ctx.network.removeNode(cli.address);
   }
 }
 
@@ -218,7 +237,8 @@ async function oneClusterRun(i, ctx) {
       await harness.request('add_instance', { instance_id: id, key, tenant_id: tenantId });
       const files = writeGuestConfig(dir, { id, key, tenantId, exchange, conductorQueue, address, extdataUrl: double.extdataUrlFor(cluster.roleYrn).url });
       const agentLog = join(dir, 'agent.log');
-      const agent = startDaemon(join(ROOT, 'bin/k2hdkc-trove-agent'), ['--config-file', files.agentConf, '--config-file', files.infoConf], agentLog);
+      const { node, env } = await addNode(ctx, address, dir);
+      const agent = startAgent(node, env, files, agentLog);
       ctx.ids.push(id);
       members.push({ id, dir, address, agent, agentLog });
     }
@@ -232,7 +252,7 @@ async function oneClusterRun(i, ctx) {
     const deadline = Date.now() + 120_000;
     let readyAt = null;
     for (;;) {
-      const views = await Promise.all(members.map((m) => ctl(m.address, PORTS.serverCtlport, 'ALLSTATUS')));
+      const views = await Promise.all(members.map((m) => ctl(ctx.connectTcp, m.address, PORTS.serverCtlport, 'ALLSTATUS')));
       const now = Date.now();
       if (views.every((v) => { const w = ringWords(v); return w.length === 3 && w.every((x) => x === HEALTHY_WORD); })) {
         readyAt ??= now;
@@ -248,6 +268,7 @@ async function oneClusterRun(i, ctx) {
     return { ring: readyAt - castAt, rows: rows.map((r) => r?.status_description) };
   } finally {
     for (const m of members) await stopDaemon(m.agent);
+    for (const address of addresses) await ctx.network.removeNode(address);
   }
 }
 
@@ -294,12 +315,19 @@ async function main() {
   const exchange = `trove-bench-${suffix}`;
   const conductorQueue = `trove-conductor-bench-${suffix}`;
   const { K2hr3Double } = loadK2hr3Double();
+  const { NodeNetwork, connectTcp } = loadNetns(ROOT);
   const { K2hr3Provisioner } = require(join(ROOT, 'dist/src/k2hr3/provision.js'));
   const double = new K2hr3Double({ keystone: { [KEYSTONE_TOKEN]: { user: 'bench', projects: ['demo'] } } });
   await double.start();
+  exitOnSignals(progress, work);
+  // The nodes reach the broker and the K2HR3 double at 127.0.0.1 of the host, from their own address.
+  const network = await NodeNetwork.create({ forward: [BROKER_PORT, Number(new URL(double.url).port)] }).catch(async (error) => {
+    await double.stop();
+    throw error;
+  });
   const harness = new TroveHarness(join(ROOT, 'test/trove/harness.py'), join(work, 'trove'));
   const conn = await openBroker(AMQP_URL);
-  const ctx = { harness, double, Provisioner: K2hr3Provisioner, conn, work, exchange, conductorQueue, ids: [], clusterRuns: [] };
+  const ctx = { harness, double, Provisioner: K2hr3Provisioner, conn, work, exchange, conductorQueue, network, connectTcp, ids: [], clusterRuns: [] };
   const runs = [];
   const notes = [];
   progress(`work dir ${work}`);
@@ -337,6 +365,7 @@ async function main() {
       for (const q of [conductorQueue, `${conductorQueue}.0.0.0.0`]) await ch.deleteQueue(q).catch(() => undefined);
     }
     await conn.close().catch(() => undefined);
+    await network.close();
     await double.stop();
   }
   const meta = { host: `${hostname()}, node ${process.version}`, load: loadavg().map((l) => l.toFixed(1)).join(' ') };

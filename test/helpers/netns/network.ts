@@ -148,6 +148,7 @@ export class NodeNetwork {
         // gone already; the next run's removeStaleNamespaces() gets the rest
       }
     }
+    rmSync(this.dir, { recursive: true, force: true });
   }
 
   /** The node on `address`, if this network has it. */
