@@ -143,7 +143,7 @@ describe('2-3. a single instance with a configuration group', () => {
     const shown = await plane.cli.json<Record<string, unknown>>('demo', 'demo', ['database', 'configuration', 'show', configId]);
     expect(JSON.stringify(shown['values'])).toContain('k2hdkc-maxthread');
     const refused = await plane.cli.run('demo', 'demo', [
-      'database', 'configuration', 'create', 'bad-port', JSON.stringify({ 'chmpx-server-port': 80 }),
+      'database', 'configuration', 'create', 'bad-port', JSON.stringify({ 'chmpx-server-port': 40000 }),
       '--datastore', 'k2hdkc', '--datastore-version', VERSION,
     ]);
     expect(refused.code).not.toBe(0);
