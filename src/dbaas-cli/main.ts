@@ -11,6 +11,17 @@ import { ServiceClient, scrub } from './openstack-http';
 import { formatList, formatShow, parseFormat, type Format, type Row } from './output';
 import { openSession } from './session';
 import { SLAVE_COLUMNS, slaveCreate, slaveDelete, slaveList, slaveUserdata } from './slave';
+import { runBackupSchedule } from './backup-schedule-command';
+
+/** Global `--os-*` options as the OS_* variables `backup schedule` reads (an openrc's names). */
+const OS_OPTION_VARIABLES: ReadonlyArray<[keyof CloudOptions, string]> = [
+  ['osAuthUrl', 'OS_AUTH_URL'], ['osAuthType', 'OS_AUTH_TYPE'], ['osUsername', 'OS_USERNAME'], ['osUserId', 'OS_USER_ID'],
+  ['osPassword', 'OS_PASSWORD'], ['osProjectName', 'OS_PROJECT_NAME'], ['osProjectId', 'OS_PROJECT_ID'],
+  ['osUserDomainName', 'OS_USER_DOMAIN_NAME'], ['osUserDomainId', 'OS_USER_DOMAIN_ID'],
+  ['osProjectDomainName', 'OS_PROJECT_DOMAIN_NAME'], ['osProjectDomainId', 'OS_PROJECT_DOMAIN_ID'],
+  ['osApplicationCredentialId', 'OS_APPLICATION_CREDENTIAL_ID'], ['osApplicationCredentialName', 'OS_APPLICATION_CREDENTIAL_NAME'],
+  ['osApplicationCredentialSecret', 'OS_APPLICATION_CREDENTIAL_SECRET'], ['osRegionName', 'OS_REGION_NAME'], ['osInterface', 'OS_INTERFACE'],
+];
 
 /**
  * `k2hdkc-dbaas`: K2HDKC clusters on OpenStack without Trove, and client (slave) nodes for any
@@ -288,6 +299,29 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       if (!(cmd.optsWithGlobals() as GlobalOptions).quiet) err(`removed: ${removed.join(', ')}\n`);
     });
 
+  let scheduleExit = 0;
+  // Scheduled backups (Mistral cron triggers of trove.backup_create): their own parser in
+  // backup-schedule-command.ts, which reads the openrc's OS_* variables; global --os-* options
+  // given before `backup` are passed as those variables.
+  program
+    .command('backup')
+    .description('backups on a schedule, through Trove\'s own scheduling (Mistral)')
+    .command('schedule')
+    .description('create|list|show|delete|executions (add --help for their usage)')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]', 'the schedule command and its arguments')
+    .action(async (args: string[], _o, cmd: Command) => {
+      const global = cmd.optsWithGlobals() as GlobalOptions;
+      if ((global.osCloud ?? io.env['OS_CLOUD']) !== undefined) {
+        throw new CliError('config', 'backup schedule reads the OS_* variables of an openrc, not clouds.yaml: unset OS_CLOUD / --os-cloud and source the openrc');
+      }
+      const env: NodeJS.ProcessEnv = { ...io.env };
+      for (const [option, variable] of OS_OPTION_VARIABLES) if (global[option] !== undefined) env[variable] = String(global[option]);
+      scheduleExit = await runBackupSchedule(args, { stdout: out, stderr: err, env });
+    });
+
   const everyCommand = [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)];
   const plainFlags = new Set<string>();
   for (const cmd of everyCommand) {
@@ -311,5 +345,5 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     err(`k2hdkc-dbaas: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   }
-  return 0;
+  return scheduleExit;
 }

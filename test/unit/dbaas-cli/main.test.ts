@@ -112,3 +112,21 @@ describe('k2hdkc-dbaas command line', () => {
     expect(unexpected).toMatchObject({ code: 1, stderr: 'k2hdkc-dbaas: unexpected error: boom\n' });
   });
 });
+
+describe('k2hdkc-dbaas backup schedule', () => {
+  it('is a command of k2hdkc-dbaas: its usage on --help, exit 2 with the usage on a bad call', async () => {
+    const help = await run(['backup', 'schedule', '--help'], ENV);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/create <instance> <cron pattern> <name>/);
+    const bad = await run(['backup', 'schedule', 'create', 'only-an-instance'], ENV);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/create takes <instance> <cron pattern> <name>/);
+  });
+
+  it('refuses clouds.yaml clearly (it reads an openrc) and never prints the password', async () => {
+    const refused = await run(['--os-cloud', 'mycloud', '--os-password', 'pw-on-the-line-99', 'backup', 'schedule', 'list'], ENV);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/OS_\* variables of an openrc/);
+    expect(refused.stdout + refused.stderr).not.toMatch(/pw-on-the-line-99|pw-from-env-77/);
+  });
+});
