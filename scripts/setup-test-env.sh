@@ -82,6 +82,23 @@ if [ ! -d /dev/mqueue ] || ! mountpoint -q /dev/mqueue; then
   as_root mkdir -p /dev/mqueue
   as_root mount -t mqueue none /dev/mqueue || log "could not mount /dev/mqueue; queue checks are skipped"
 fi
+# Queues of chmpx processes that earlier test runs killed (`<GROUP>.<16 hex digits>`, as chmpx
+# names them) count against root's RLIMIT_MSGQUEUE (800 KiB for all queues together): a few
+# dozen left behind and the next chmpx cannot open its own. Remove those no live process holds.
+if mountpoint -q /dev/mqueue 2>/dev/null; then
+  held="$(for fd in /proc/[0-9]*/fd/*; do readlink "$fd" 2>/dev/null; done | sort -u)"
+  stale=()
+  for queue in /dev/mqueue/*; do
+    name="${queue##*/}"
+    [[ "$name" =~ ^[A-Za-z0-9_-]+\.[0-9a-f]{16}$ ]] || continue
+    grep -qxF -e "/$name" -e "$queue" <<<"$held" && continue
+    stale+=("$name")
+  done
+  if [ "${#stale[@]}" -gt 0 ]; then
+    log "removing ${#stale[@]} message queue(s) of chmpx processes that are gone: ${stale[*]}"
+    for name in "${stale[@]}"; do as_root rm -f "/dev/mqueue/$name"; done
+  fi
+fi
 # The listener opens late in boot, but wait for the app itself to be fully up as well.
 as_root rabbitmqctl await_startup --timeout "$WAIT_SECONDS" >/dev/null
 # Mistral's test databases live in the machine's MariaDB (127.0.0.1:3306, root); start it if the

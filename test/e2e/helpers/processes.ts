@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 
 /**
@@ -47,12 +47,38 @@ export async function stopProcess(managed: Managed, graceMs = 5000): Promise<voi
   const pid = managed.child.pid;
   if (pid === undefined) return;
   const exited = managed.exitCode() !== undefined ? Promise.resolve() : once(managed.child, 'exit').then(() => undefined);
+  const queues = queuesHeldByGroup(pid);
   signalGroup(pid, 'SIGTERM');
   const timer = setTimeout(() => signalGroup(pid, 'SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
   // Whatever the leader left behind in its group goes too.
   signalGroup(pid, 'SIGKILL');
+  // A chmpx killed here (a VM powered off with its node up) leaves its POSIX message queues,
+  // and they count against root's RLIMIT_MSGQUEUE for every later test: remove them, as a
+  // reboot would.
+  for (const queue of queues) rmSync(queue, { force: true });
+}
+
+/** The /dev/mqueue entries that processes of group `pgid` hold open. */
+function queuesHeldByGroup(pgid: number): string[] {
+  const held = new Set<string>();
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      // Field 5 of /proc/<pid>/stat is the process group; the command name before it may hold spaces.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== pgid) continue;
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        // mq_open descriptors read "/<name>", ones opened through the mount "/dev/mqueue/<name>".
+        const name = target.startsWith('/dev/mqueue/') ? target.slice('/dev/mqueue/'.length) : /^\/[^/]+$/.test(target) ? target.slice(1) : null;
+        if (name !== null && existsSync(`/dev/mqueue/${name}`)) held.add(`/dev/mqueue/${name}`);
+      }
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return [...held];
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
