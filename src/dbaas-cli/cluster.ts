@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { CLUSTER_NAME_RE } from '../k2hdkc/cluster-name';
-import { shippedTemplatePath } from '../k2hdkc/shipped-template';
+import { shippedTemplatePath } from '../config/shipped-template';
 import type { ClusterPorts } from '../k2hr3/provision';
 import { META, securityGroupName, serverAddress, indexOf, type Context } from './context';
 import { CliError } from './errors';
