@@ -145,11 +145,11 @@ describe('Trove Dashboard in headless Chromium', () => {
     // A value outside the parameter's rule: trove-dashboard refuses it in the form.
     await page.click('a:has-text("Add Parameter")');
     await selectByText('#id_name', 'chmpx-server-port');
-    await page.fill('#id_value', '80');
+    await page.fill('#id_value', '40000');
     await page.click('.modal-footer [type=submit]');
     const error = page.locator('.form-group.has-error .help-block, .has-error .error');
     await error.first().waitFor();
-    expect(await error.first().innerText()).toContain('Value must be a number between 1024 and 65535.');
+    expect(await error.first().innerText()).toContain('Value must be a number between 1 and 32767.');
     await browser.screenshot('configuration-invalid-value');
 
     await page.goto(detail);

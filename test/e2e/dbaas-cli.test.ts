@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/dbaas-cli/main';
+import { DEFAULT_CLUSTER_PORTS } from '../../src/k2hr3/provision';
 import { waitFor } from '../conformance/helpers/poll';
 import { ComputeDouble, keystoneAuthenticator } from '../doubles/openstack-compute';
 import { K2hr3Double } from '../doubles/k2hr3';
+import { NodeNetwork } from '../helpers/netns';
 import { startKeystone, type KeystoneFixture } from '../keystone/fixture';
 import { REPO_ROOT } from './helpers/hypervisor';
 import { iniServers, StandaloneVms } from './helpers/standalone-vms';
@@ -15,7 +17,9 @@ import { iniServers, StandaloneVms } from './helpers/standalone-vms';
  * and the nova/neutron/glance double, and every VM it boots running the real agent in standalone
  * mode with the chmpx/k2hdkc stand-ins, started from the user-data the CLI gave nova. The CLI
  * waits for SERVICE IN through the servers' control ports and scales in with SERVICEOUT.
- * Needs `npm run build` (the agent runs from dist/) and root (mount namespaces).
+ * Every VM runs in its own network namespace (test/helpers/netns) with K2HR3's port forwarded;
+ * the servers' control ports are exposed on their addresses on the host, where the CLI reads them.
+ * Needs `npm run build` (the agent runs from dist/) and root (network and mount namespaces).
  */
 
 const PREFIX = '127.215.15';
@@ -23,6 +27,7 @@ let ks: KeystoneFixture;
 let compute: ComputeDouble;
 let k2hr3: K2hr3Double;
 let vms: StandaloneVms;
+let network: NodeNetwork;
 let dir: string;
 let env: NodeJS.ProcessEnv;
 
@@ -74,7 +79,9 @@ beforeAll(async () => {
   validate = keystoneAuthenticator({ url: ks.url, username: ks.trove.username, password: ks.trove.password, project: ks.trove.project });
   k2hr3 = new K2hr3Double({ keystoneUrl: ks.url });
   await k2hr3.start();
-  vms = new StandaloneVms(compute, { ...process.env, NODE_OPTIONS: '' });
+  // What a VM reaches of the control plane: K2HR3 (its extdata URL), at the same 127.0.0.1 URL.
+  network = await NodeNetwork.create({ forward: [Number(new URL(k2hr3.url).port)] });
+  vms = new StandaloneVms(compute, { ...process.env, NODE_OPTIONS: '' }, network, [DEFAULT_CLUSTER_PORTS.serverCtlport]);
   vms.start();
   env = {
     OS_AUTH_URL: ks.url,
@@ -87,6 +94,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await vms?.stop();
+  await network?.close();
   await k2hr3?.stop();
   await compute?.stop();
   await ks?.stop();

@@ -148,7 +148,18 @@ export async function startKeystone(options: KeystoneOptions = {}): Promise<Keys
     const confPath = join(dir, 'keystone.conf');
     await Promise.all(['fernet-keys', 'credential-keys', 'lock'].map((d) => mkdir(join(dir, d), { mode: 0o700 })));
     await writeFile(confPath, keystoneConf(dir), { mode: 0o600 });
-    const manage = (args: string[]): Promise<unknown> => run(KEYSTONE_MANAGE, ['--config-file', confPath, ...args], { timeout: 180_000 });
+    // A failure names the subcommand and keystone-manage's own output, never the arguments
+    // (execFile's message would carry the bootstrap password); `secrets` are masked in that output.
+    const manage = async (args: string[], secrets: string[] = []): Promise<void> => {
+      try {
+        await run(KEYSTONE_MANAGE, ['--config-file', confPath, ...args], { timeout: 180_000 });
+      } catch (error) {
+        const e = error as { code?: unknown; signal?: unknown; stderr?: unknown };
+        let output = typeof e.stderr === 'string' ? e.stderr.slice(-2000) : '';
+        for (const s of secrets) output = output.split(s).join('***');
+        throw new Error(`keystone-manage ${args[0] ?? ''} failed (exit ${String(e.code ?? e.signal)}): ${output}`);
+      }
+    };
     await manage(['db_sync']);
     // WAL is a property of the database file: set once, every later connection uses it.
     await run(PYTHON, ['-c', 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("PRAGMA journal_mode=WAL"); c.close()', join(dir, 'keystone.sqlite')]);
@@ -161,12 +172,13 @@ export async function startKeystone(options: KeystoneOptions = {}): Promise<Keys
     const baseUrl = `http://127.0.0.1:${port}`;
     const url = `${baseUrl}/v3`;
     const adminPassword = secret();
+    // One argument with '=': a generated password may start with '-', which argparse would take for an option.
     await manage([
-      'bootstrap', '--bootstrap-password', adminPassword,
+      'bootstrap', `--bootstrap-password=${adminPassword}`,
       '--bootstrap-username', 'admin', '--bootstrap-project-name', 'admin', '--bootstrap-role-name', 'admin',
       '--bootstrap-service-name', 'keystone', '--bootstrap-region-id', REGION,
       '--bootstrap-admin-url', url, '--bootstrap-public-url', url, '--bootstrap-internal-url', url,
-    ]);
+    ], [adminPassword]);
 
     const iniPath = join(dir, 'uwsgi.ini');
     await writeFile(iniPath, uwsgiIni(dir, port, confPath), { mode: 0o600 });

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ComputeDouble, ServerRecord } from '../../doubles/openstack-compute';
+import type { NetNode, NodeNetwork } from '../../helpers/netns';
 import { REPO_ROOT } from './hypervisor';
 import { startProcess, stopProcess, tail, type Managed } from './processes';
 
@@ -22,9 +23,12 @@ export interface StandaloneVm {
  * `--standalone --config-file /etc/k2hdkc-trove/<mode>.conf` (the file cloud-init wrote from the
  * user-data, below the VM's root), plus a last file with what the image and cloud-init's network
  * setup give a real VM: its instance id (cloud-init's /var/lib/cloud/data/instance-id), its
- * loopback address and name, its directories and the chmpx/k2hdkc stand-ins. Each agent runs in
- * its own mount namespace whose /var/lib/antpickax is the VM's directory (vm-exec.sh, as the
- * Trove e2e's hypervisor does). Deleting the server stops the VM's process group.
+ * loopback address and name, its directories and the chmpx/k2hdkc stand-ins. Each VM has its own
+ * network (a node of `network`, test/helpers/netns: chmpx takes as itself only a NAME on one of
+ * the host's interfaces) and its own mount namespace whose /var/lib/antpickax is the VM's
+ * directory (vm-exec.sh), as the Trove e2e's hypervisor does. `exposedPorts` (the servers'
+ * control ports) lead from the VM's address on the host into the VM, for the CLI in the test
+ * process. Deleting the server stops the VM's process group and removes its network.
  */
 export class StandaloneVms {
   readonly vms = new Map<string, StandaloneVm>();
@@ -32,7 +36,12 @@ export class StandaloneVms {
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
 
-  constructor(private readonly compute: ComputeDouble, private readonly agentEnv: NodeJS.ProcessEnv) {}
+  constructor(
+    private readonly compute: ComputeDouble,
+    private readonly agentEnv: NodeJS.ProcessEnv,
+    private readonly network: NodeNetwork,
+    private readonly exposedPorts: readonly number[] = [],
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => {
@@ -45,6 +54,8 @@ export class StandaloneVms {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await Promise.all([...this.vms.values()].map((vm) => stopProcess(vm.agent, 3000)));
+    // Daemons that outlived their agent go with the VM's namespace.
+    for (const vm of this.vms.values()) await this.network.removeNode(vm.server.address);
   }
 
   /** The log of a VM's agent, for failure messages. */
@@ -60,15 +71,16 @@ export class StandaloneVms {
       if (server.deleted) {
         if (power !== 'DELETED') {
           if (vm !== undefined) await stopProcess(vm.agent, 5000);
+          await this.network.removeNode(server.address);
           this.setPower(server.id, 'DELETED');
         }
       } else if (vm === undefined && power === undefined) {
-        this.boot(server);
+        await this.boot(server);
       }
     }
   }
 
-  private boot(server: ServerRecord): void {
+  private async boot(server: ServerRecord): Promise<void> {
     const confFile = server.injected.find((f) => /^\/etc\/k2hdkc-trove\/(server|slave)\.conf$/.test(f));
     if (confFile === undefined) {
       this.errors.push(`${server.name}: its user-data wrote no agent configuration`);
@@ -76,7 +88,10 @@ export class StandaloneVms {
       return;
     }
     const mode = confFile.includes('/server.conf') ? 'server' : 'slave';
+    const node = await this.network.addNode(server.address);
+    await node.exposeOnHost(this.exposedPorts);
     const { agent, iniPath } = startStandaloneAgent({
+      node,
       name: server.name,
       instanceId: server.id,
       address: server.address,
@@ -101,9 +116,11 @@ export class StandaloneVms {
  * Starts the agent of one standalone VM as systemd does on the guest image after cloud-init:
  * `--standalone --config-file <the user-data's agent configuration>`, then a file with what the
  * image and cloud-init's network setup give a real VM (instance id, address, name, directories,
- * the chmpx/k2hdkc stand-ins), in its own mount namespace (vm-exec.sh).
+ * the chmpx/k2hdkc stand-ins), in the VM's network `node` (its address on its own lo) and its
+ * own mount namespace (vm-exec.sh).
  */
 export function startStandaloneAgent(vm: {
+  node: NetNode;
   name: string;
   instanceId: string;
   address: string;
@@ -142,10 +159,11 @@ export function startStandaloneAgent(vm: {
   const localFile = path.join(vm.vmDir, 'zz-vm.conf');
   writeFileSync(localFile, local, { mode: 0o600 });
   mkdirSync('/var/lib/antpickax', { recursive: true });
-  const agent = startProcess(`agent ${vm.name}`, 'unshare', [
+  const { command, args } = vm.node.command('unshare', [
     '--mount', '--propagation', 'private', '--', '/bin/sh', VM_EXEC, dirs.antpickax, '0',
     process.execPath, AGENT_BIN, '--standalone', '--config-file', vm.confFile, '--config-file', localFile,
-  ], { cwd: vm.vmDir, env: vm.env, logPath: path.join(vm.vmDir, 'agent.log') });
+  ]);
+  const agent = startProcess(`agent ${vm.name}`, command, args, { cwd: vm.vmDir, env: vm.env, logPath: path.join(vm.vmDir, 'agent.log') });
   return { agent, iniPath };
 }
 

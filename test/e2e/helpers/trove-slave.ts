@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { main } from '../../../src/dbaas-cli/main';
+import type { NodeNetwork } from '../../helpers/netns';
 import { KeystoneV3 } from './keystone-v3';
 import { stopProcess, type Managed } from './processes';
 import { iniServers, startStandaloneAgent } from './standalone-vms';
@@ -12,16 +13,18 @@ import { iniServers, startStandaloneAgent } from './standalone-vms';
  * userdata <Trove cluster id>` (the CLI authenticates with an application credential at a
  * Keystone whose catalog has the e2e's trove-api; its token is one the e2e's fake auth filter
  * and K2HR3 take for the project), then a VM booted with that user-data: the agent's standalone
- * configuration written where cloud-init puts it, and the agent started as its unit does.
+ * configuration written where cloud-init puts it, and the agent started as its unit does, on
+ * its own node of the control plane's network (its address on its own lo, K2HR3 forwarded).
  */
 export class TroveClusterSlave {
   private agent: Managed | undefined;
   private iniPath = '';
+  private node: { network: NodeNetwork; address: string } | undefined;
   /** What the CLI printed on stderr (its progress line names the K2HR3 cluster it chose). */
   cliStderr = '';
 
   /** `settings` is read when the slave starts (the control plane's URLs exist only by then). */
-  constructor(private readonly settings: () => { apiUrl: string; k2hr3Url: string; project: string; token: string; address: string; dir: string; env: NodeJS.ProcessEnv }) {}
+  constructor(private readonly settings: () => { apiUrl: string; k2hr3Url: string; project: string; token: string; address: string; dir: string; env: NodeJS.ProcessEnv; network: NodeNetwork }) {}
 
   /** Runs the CLI and boots the slave; throws with the CLI's message when it fails. */
   async start(clusterRef: string): Promise<void> {
@@ -50,7 +53,9 @@ export class TroveClusterSlave {
     const confFile = path.join(vmDir, 'root/etc/k2hdkc-trove/slave.conf');
     mkdirSync(path.dirname(confFile), { recursive: true });
     writeFileSync(confFile, conf.content, { mode: 0o600 });
-    const started = startStandaloneAgent({ name: 'trove-slave', instanceId: randomUUID(), address: o.address, vmDir, confFile, env: o.env });
+    const node = await o.network.addNode(o.address);
+    this.node = { network: o.network, address: o.address };
+    const started = startStandaloneAgent({ node, name: 'trove-slave', instanceId: randomUUID(), address: o.address, vmDir, confFile, env: o.env });
     this.agent = started.agent;
     this.iniPath = started.iniPath;
   }
@@ -63,5 +68,8 @@ export class TroveClusterSlave {
   async stop(): Promise<void> {
     if (this.agent !== undefined) await stopProcess(this.agent, 3000);
     this.agent = undefined;
+    // Daemons that outlived the agent go with the VM's namespace.
+    if (this.node !== undefined) await this.node.network.removeNode(this.node.address);
+    this.node = undefined;
   }
 }
