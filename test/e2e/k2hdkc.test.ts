@@ -516,6 +516,7 @@ describe('5. a three-member cluster: create, grow, shrink, delete', () => {
   const slave = new TroveClusterSlave(() => ({
     apiUrl: plane.apiUrl, k2hr3Url: plane.k2hr3.url, project: 'demo', token: 'demo',
     address: `${plane.addressPrefix}.240`, dir: plane.dir, env: { ...process.env, NODE_OPTIONS: '' },
+    network: plane.network ?? ((): never => { throw new Error('the control plane has no VM network'); })(),
   }));
   const untilSlaveLists = (ids: string[]): Promise<true> => until(`the slave to list ${ids.length} servers`, async () => (
     JSON.stringify(slave.servers()) === JSON.stringify(ids) ? true : undefined
