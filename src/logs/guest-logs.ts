@@ -118,6 +118,8 @@ export class GuestLogs {
       // Kept after every object: a failure later leaves an accurate 'Partial', not a double upload.
       await this.saveState({ ...state, [source.name]: published });
     }
+    // Recorded even when there was nothing to upload (an empty log): discard must find the metafile.
+    await this.saveState({ ...state, [source.name]: published });
     const meta = { log_name: source.name, log_type: 'SYS', log_file: source.file, log_size: published.size, log_header_digest: digest };
     await swift.putObject(this.container, this.metafile(source), JSON.stringify(meta), { ...headers, 'Content-Type': 'application/json' });
     this.options.log.info({ log: source.name, published: published.size, objects: published.objects.length }, 'log published to Swift');
