@@ -6,6 +6,7 @@ import {
   checkPattern, checkScheduleName, parseKeep, parseMaxAge, scheduleCreate, scheduleDescription, scheduleDelete, scheduleExecutions, scheduleList, scheduleShow,
   ScheduleNotFoundError, ScheduleUsageError, type ScheduleClients,
 } from './backup-schedule';
+import { formatList, formatShow, type Row } from './output';
 
 /**
  * The command line of `k2hdkc-dbaas backup schedule ...` (what follows those two words), kept
@@ -128,10 +129,10 @@ export function parseScheduleArgs(argv: readonly string[]): ParsedCommand {
 
 /** Trove instances of the session's project, for `<instance>` given by id or name. */
 export function troveInstanceFinder(session: KeystoneSession): ScheduleClients['findInstance'] {
-  const endpoint = session.endpoint('database');
+  const endpoint = session.findEndpoint('database');
   return async (ref) => {
     if (endpoint === null) throw new OpenstackAuthError('the Keystone catalog has no database (Trove) endpoint: is Trove installed in this cloud?');
-    const base = /\/v1\.0\/?$/.test(endpoint) ? `${endpoint.replace(/\/+$/, '')}/${session.projectId}` : endpoint.replace(/\/+$/, '');
+    const base = /\/v1\.0$/.test(endpoint) ? `${endpoint}/${session.project.id}` : endpoint;
     const http = axios.create({ baseURL: base, timeout: 30_000, validateStatus: () => true, headers: { 'X-Auth-Token': session.token, Accept: 'application/json' } });
     const fail = (status: number): never => {
       throw new MistralError(`Trove at ${base} answered HTTP ${status} when looking up instance ${JSON.stringify(ref)}`, status);
@@ -157,25 +158,19 @@ export function troveInstanceFinder(session: KeystoneSession): ScheduleClients['
 /** The real clients: one Keystone v3 session (domains always sent), Mistral and Trove from its catalog. */
 export async function sessionClients(parsed: ParsedCommand, env: CommandIo['env']): Promise<ScheduleClients> {
   const session = await openSession(authFromEnv(env));
-  const mistralUrl = parsed.mistralUrl ?? session.endpoint('workflowv2');
+  const mistralUrl = parsed.mistralUrl ?? session.findEndpoint('workflowv2');
   if (mistralUrl === null) throw new OpenstackAuthError('the Keystone catalog has no workflowv2 (Mistral) endpoint: ask the operator, or give --mistral-url');
   return { mistral: new MistralClient(mistralUrl, session.token), findInstance: troveInstanceFinder(session) };
 }
 
-function render(rows: readonly Record<string, unknown>[], format: Format, single: boolean): string {
-  if (format === 'json') return `${JSON.stringify(single ? rows[0] : rows, null, 2)}\n`;
-  const cell = (v: unknown): string => (v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
-  if (format === 'value') return rows.map((r) => Object.values(r).map(cell).join(' ')).join('\n') + (rows.length ? '\n' : '');
-  if (single) {
-    const entries = Object.entries(rows[0] ?? {});
-    const width = Math.max(0, ...entries.map(([k]) => k.length));
-    return entries.map(([k, v]) => `${k.padEnd(width)}  ${cell(v)}`).join('\n') + '\n';
-  }
-  if (rows.length === 0) return '';
-  const keys = Object.keys(rows[0]!);
-  const widths = keys.map((k) => Math.max(k.length, ...rows.map((r) => cell(r[k]).length)));
-  const line = (vals: string[]): string => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(keys), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(keys.map((k) => cell(r[k]))))].join('\n') + '\n';
+/** One schedule or execution as the rest of k2hdkc-dbaas shows one (output.ts). */
+function show(row: Row, format: Format): string {
+  return formatShow(row, { format });
+}
+
+/** A list as the rest of k2hdkc-dbaas prints one; its columns are the first row's keys. */
+function list(rows: readonly Row[], format: Format): string {
+  return formatList(Object.keys(rows[0] ?? {}), rows, { format });
 }
 
 /** Runs one `backup schedule` command line; resolves the exit code, never throws. */
@@ -204,23 +199,23 @@ export async function runBackupSchedule(
           instance: a!, pattern: b!, name: c!, description: parsed.description, incremental: parsed.incremental,
           retention: { keep: parsed.keep, maxAge: parsed.maxAge },
         });
-        io.stdout(render([{ ...row }], parsed.format, true));
+        io.stdout(show({ ...row }, parsed.format));
         break;
       }
       case 'list': {
         const rows = await scheduleList(clients, a);
         const shown = parsed.format === 'json' ? rows : rows.map((r) => ({ id: r.id, name: r.name, instance: r.instance, pattern: r.pattern, next_execution_time: r.next_execution_time, keep: r.keep, max_age: r.max_age }));
-        io.stdout(render(shown, parsed.format, false));
+        io.stdout(list(shown, parsed.format));
         break;
       }
       case 'show':
-        io.stdout(render([{ ...(await scheduleShow(clients, a!)) }], parsed.format, true));
+        io.stdout(show({ ...(await scheduleShow(clients, a!)) }, parsed.format));
         break;
       case 'delete':
         await scheduleDelete(clients, a!);
         break;
       case 'executions':
-        io.stdout(render((await scheduleExecutions(clients, a!, parsed.limit)).map((r) => ({ ...r })), parsed.format, false));
+        io.stdout(list((await scheduleExecutions(clients, a!, parsed.limit)).map((r) => ({ ...r })), parsed.format));
         break;
     }
     return 0;

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import type { DomainRef, OpenstackAuth, UserRef } from '../keystone/session';
 import { CliError } from './errors';
 
 /**
@@ -269,4 +270,18 @@ export function describeCloud(settings: CloudSettings): Record<string, string> {
 /** Every secret in the settings, for scrubbing any text before it is printed. */
 export function secretsOf(settings: CloudSettings): string[] {
   return [settings.auth.password, settings.auth.applicationCredentialSecret].filter((s): s is string => s !== undefined && s.length >= 3);
+}
+
+/** The settings as the Keystone session takes them (resolveCloud has checked what each kind needs). */
+export function keystoneAuthOf(settings: CloudSettings): OpenstackAuth {
+  const a = settings.auth;
+  const domain = (name: string | undefined, id: string | undefined): DomainRef => (id !== undefined ? { id } : { name: name ?? 'Default' });
+  const user: UserRef = a.userId !== undefined ? { id: a.userId } : { name: a.username ?? '', domain: domain(a.userDomainName, a.userDomainId) };
+  const common = { authUrl: a.authUrl, regionName: settings.regionName ?? undefined, interface: settings.interface };
+  if (a.authType === 'application_credential') {
+    const credential = a.applicationCredentialId !== undefined ? { id: a.applicationCredentialId } : { name: a.applicationCredentialName ?? '', user };
+    return { ...common, identity: { kind: 'application_credential', credential, secret: a.applicationCredentialSecret ?? '' } };
+  }
+  const project = a.projectId !== undefined ? { id: a.projectId } : { name: a.projectName ?? '', domain: domain(a.projectDomainName, a.projectDomainId) };
+  return { ...common, identity: { kind: 'password', user, password: a.password ?? '', project } };
 }

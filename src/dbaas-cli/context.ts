@@ -1,10 +1,10 @@
 import type { Glance, Neutron, Nova, Server, Trove } from './openstack';
 import type { K2hr3User } from './k2hr3-user';
-import type { Session } from './session';
+import type { KeystoneSession } from '../keystone/session';
 
 /** What every command works with, built once in main.ts (tests build their own). */
 export interface Context {
-  readonly session: Session;
+  readonly session: KeystoneSession;
   readonly nova: Nova;
   readonly neutron: Neutron;
   readonly glance: Glance;

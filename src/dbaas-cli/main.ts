@@ -1,15 +1,15 @@
-import axios from 'axios';
+import axios, { type AxiosInstance } from 'axios';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_CLUSTER_PORTS } from '../k2hr3/provision';
 import { checkClusterName, checkPorts, clusterCreate, clusterDelete, clusterList, clusterScale, clusterShow, type WaitMode } from './cluster';
-import { describeCloud, resolveCloud, secretsOf, type CloudOptions, type CloudSettings } from './clouds';
+import { openSession, OpenstackAuthError, type KeystoneSession } from '../keystone/session';
+import { describeCloud, keystoneAuthOf, resolveCloud, secretsOf, type CloudOptions, type CloudSettings } from './clouds';
 import type { Context } from './context';
 import { CliError } from './errors';
 import { K2hr3User } from './k2hr3-user';
 import { Glance, Neutron, Nova, NOVA_MICROVERSION, Trove } from './openstack';
 import { ServiceClient, scrub } from './openstack-http';
 import { formatList, formatShow, parseFormat, type Format, type Row } from './output';
-import { openSession } from './session';
 import { SLAVE_COLUMNS, slaveCreate, slaveDelete, slaveList, slaveUserdata } from './slave';
 import { runBackupSchedule } from './backup-schedule-command';
 
@@ -93,12 +93,29 @@ function waitOption(): Option {
   return new Option('--wait <until>', 'wait until: service-in (every server SERVICE IN in the chmpx ring), registered (in K2HR3), none').choices(['service-in', 'registered', 'none']).default('service-in');
 }
 
+/** The settings' Keystone session; a missing or unscoped credential is the configuration's fault, the rest the service's. */
+async function cliSession(settings: CloudSettings, http: AxiosInstance): Promise<KeystoneSession> {
+  try {
+    return await openSession(keystoneAuthOf(settings), { http });
+  } catch (error) {
+    if (!(error instanceof OpenstackAuthError)) throw error;
+    throw new CliError(error.reason === 'config' || error.reason === 'unscoped' ? 'config' : 'service', error.message);
+  }
+}
+
 /** The real context: a Keystone session, then clients for each catalog endpoint. */
 export async function defaultContext(settings: CloudSettings, global: GlobalOptions, io: Io): Promise<Context> {
   const http = axios.create({ proxy: false });
-  const session = await openSession(settings, http);
+  const session = await cliSession(settings, http);
+  const endpoint = (type: string): string => {
+    const url = session.findEndpoint(type);
+    if (url === null) {
+      throw new CliError('config', `the Keystone catalog has no ${settings.interface} "${type}" endpoint${settings.regionName ? ` in region ${settings.regionName}` : ''}`);
+    }
+    return url;
+  };
   const client = (service: string, type: string, headers: Record<string, string> = {}) =>
-    new ServiceClient(service, session.endpoint(type), session.token, session.secrets, http, headers);
+    new ServiceClient(service, endpoint(type), session.token, session.secrets, http, headers);
   const troveUrl = session.findEndpoint('database');
   const k2hr3Url = settings.k2hr3ApiUrl ?? session.findEndpoint('k2hr3');
   if (k2hr3Url === null) {

@@ -2,7 +2,7 @@ import Ajv from 'ajv';
 
 /**
  * Keystone v3 identity API shapes shared by the agent (src/keystone/token-project.ts) and the
- * backup scheduler (src/scheduler/keystone.ts): the versioned base URL and the token body of
+ * tools' session (src/keystone/session.ts): the versioned base URL and the token body of
  * POST/GET /v3/auth/tokens (the token itself travels in the X-Subject-Token header). Only the
  * fields a caller relies on are required.
  */

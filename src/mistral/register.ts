@@ -86,9 +86,9 @@ export async function registerWorkflow(options: RegisterOptions, env: Readonly<R
   if (options.auth) {
     const session = await openSession(authFromEnv(env));
     token = session.token;
-    projectId = session.projectId;
-    mistralUrl ??= session.endpoint('workflowv2') ?? undefined;
-    troveUrl ??= session.endpoint('database') ?? undefined;
+    projectId = session.project.id;
+    mistralUrl ??= session.findEndpoint('workflowv2') ?? undefined;
+    troveUrl ??= session.findEndpoint('database') ?? undefined;
     if (mistralUrl === undefined) throw new UsageError('the Keystone catalog has no workflowv2 (Mistral) endpoint for this interface and region: register Mistral\'s endpoint or give --mistral-url');
     if (troveUrl === undefined) throw new UsageError('the Keystone catalog has no database (Trove) endpoint for this interface and region: give --trove-url');
   }

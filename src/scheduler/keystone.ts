@@ -1,7 +1,7 @@
 import axios, { type AxiosInstance } from 'axios';
-import { SchedulerError } from '../errors';
+import { SchedulerError, type SchedulerErrorKind } from '../errors';
 import type { KeystoneConfig } from './config';
-import { keystoneV3Url, validateTokenBody, type TokenBody } from '../keystone/v3';
+import { openSession, OpenstackAuthError, type KeystoneSession, type OpenstackAuth } from '../keystone/session';
 
 /** A scoped token and the Trove URL (`.../v1.0/<project>`) it was issued for. */
 export interface Session {
@@ -45,56 +45,50 @@ export class KeystoneAuth {
   }
 
   private async authenticate(): Promise<Session> {
-    const url = `${keystoneV3Url(this.config.authUrl)}/auth/tokens`;
-    const body = {
-      auth: {
-        identity: {
-          methods: ['application_credential'],
-          application_credential: { id: this.config.applicationCredentialId, secret: this.config.applicationCredentialSecret },
-        },
-      },
+    const auth: OpenstackAuth = {
+      authUrl: this.config.authUrl,
+      identity: { kind: 'application_credential', credential: { id: this.config.applicationCredentialId }, secret: this.config.applicationCredentialSecret },
+      regionName: this.config.regionName,
+      interface: this.config.interface,
     };
-    let res;
+    let session: KeystoneSession;
     try {
-      res = await this.http.post(url, body, { headers: { 'Content-Type': 'application/json' } });
+      session = await openSession(auth, { http: this.http, timeoutMs: this.config.requestTimeoutMs });
     } catch (error) {
-      throw new SchedulerError('unavailable', `Keystone at ${url} cannot be reached: ${(error as Error).message}`, { cause: error });
+      if (!(error instanceof OpenstackAuthError)) throw error;
+      throw new SchedulerError(schedulerKind(error), error.message, { cause: error, ...(error.status === undefined ? {} : { status: error.status }) });
     }
-    if (res.status === 401) {
-      throw new SchedulerError('auth', `Keystone at ${url} refused application credential ${this.config.applicationCredentialId} (401): check its id, secret and expiry`, { status: 401 });
-    }
-    if (res.status !== 201 && res.status !== 200) {
-      throw new SchedulerError(res.status >= 500 ? 'unavailable' : 'auth', `Keystone at ${url} answered ${res.status} to the token request`, { status: res.status });
-    }
-    const token = res.headers['x-subject-token'];
-    if (typeof token !== 'string' || token === '' || !validateTokenBody(res.data)) {
-      throw new SchedulerError('bad_response', `Keystone at ${url} answered without a token or with an unexpected body`);
-    }
-    const expiresAtMs = Date.parse(res.data.token.expires_at);
-    this.session = { token, expiresAtMs: Number.isNaN(expiresAtMs) ? this.now() : expiresAtMs, troveUrl: this.troveUrl(res.data) };
+    const expiresAtMs = Date.parse(session.expiresAt);
+    this.session = { token: session.token, expiresAtMs: Number.isNaN(expiresAtMs) ? this.now() : expiresAtMs, troveUrl: this.troveUrl(session) };
     return this.session;
   }
 
   /** endpoint_override, else the catalog's `database` endpoint for the interface and region. */
-  private troveUrl(body: TokenBody): string {
-    const project = body.token.project?.id;
-    const pick = (url: string): string => {
-      const trimmed = url.replace(/\/+$/, '');
-      // Keystone substitutes %(tenant_id)s in the catalog; a bare .../v1.0 still needs the project.
-      return /\/v1\.0$/.test(trimmed) && project ? `${trimmed}/${project}` : trimmed;
-    };
-    if (this.config.endpointOverride) return pick(this.config.endpointOverride);
+  private troveUrl(session: KeystoneSession): string {
+    // Keystone substitutes %(tenant_id)s in the catalog; a bare .../v1.0 still needs the project.
+    const withProject = (url: string): string => (/\/v1\.0$/.test(url) ? `${url}/${session.project.id}` : url);
+    if (this.config.endpointOverride) return withProject(this.config.endpointOverride.replace(/\/+$/, ''));
+    const found = session.findEndpoint('database');
+    if (found !== null) return withProject(found);
     const region = this.config.regionName;
-    for (const service of body.token.catalog ?? []) {
-      if (service.type !== 'database') continue;
-      const endpoint = service.endpoints.find(
-        (e) => e.interface === this.config.interface && (region === undefined || e.region_id === region || e.region === region),
-      );
-      if (endpoint) return pick(endpoint.url);
-    }
     throw new SchedulerError(
       'endpoint',
       `no 'database' (Trove) endpoint with interface ${this.config.interface}${region ? ` in region ${region}` : ''} in the Keystone catalog; set [keystone] endpoint_override or fix the catalog`,
     );
+  }
+}
+
+/** Keystone down or failing is worth retrying; a refused credential or a strange answer is not. */
+function schedulerKind(error: OpenstackAuthError): SchedulerErrorKind {
+  switch (error.reason) {
+    case 'unreachable':
+      return 'unavailable';
+    case 'answered':
+      return (error.status ?? 0) >= 500 ? 'unavailable' : 'auth';
+    case 'bad_response':
+    case 'unscoped':
+      return 'bad_response';
+    default:
+      return 'auth';
   }
 }

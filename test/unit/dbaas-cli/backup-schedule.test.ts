@@ -153,3 +153,34 @@ describe('list and executions', () => {
     expect((await scheduleExecutions(clients, 't1', 2)).map((r) => r.id)).toEqual(['e3', 'e2']);
   });
 });
+
+describe('what backup schedule prints', () => {
+  const trigger: CronTrigger = {
+    id: 'id-t1', name: 't1', workflow_name: 'trove.backup_create', pattern: '0 2 * * *', next_execution_time: null, created_at: '2026-12-01 00:00:00',
+    workflow_input: JSON.stringify({ instance: INSTANCE, name: 'nightly', description: 'schedule=nightly keep=2', incremental: null }),
+  };
+  async function printed(argv: string[]): Promise<string> {
+    const out: string[] = [];
+    const code = await runBackupSchedule(argv, { stdout: (t) => out.push(t), stderr: (t) => out.push(t), env: {} }, async () => memoryClients([trigger], []));
+    expect(code).toBe(0);
+    return out.join('');
+  }
+
+  it('tables as the rest of k2hdkc-dbaas (the openstack CLI\'s), json with every field, value one per line for a show', async () => {
+    expect(await printed(['list'])).toBe([
+      '+----+---------+--------------------------------------+-----------+---------------------+------+---------+',
+      '| id | name    | instance                             | pattern   | next_execution_time | keep | max_age |',
+      '+----+---------+--------------------------------------+-----------+---------------------+------+---------+',
+      `| t1 | nightly | ${INSTANCE} | 0 2 * * * |                     | 2    |         |`,
+      '+----+---------+--------------------------------------+-----------+---------------------+------+---------+',
+      '',
+    ].join('\n'));
+    const json = JSON.parse(await printed(['list', '-f', 'json'])) as Record<string, unknown>[];
+    expect(json).toEqual([expect.objectContaining({ id: 't1', name: 'nightly', created_at: '2026-12-01 00:00:00', keep: 2, max_age: null, incremental: null })]);
+    const show = await printed(['show', 't1']);
+    expect(show).toMatch(/^\+-+\+-+\+\n\| Field +\| Value +\|\n/);
+    expect(show).toContain(`| instance            | ${INSTANCE} |`);
+    expect((await printed(['show', 't1', '-f', 'value'])).split('\n').slice(0, 3)).toEqual(['t1', 'nightly', INSTANCE]);
+    expect(await printed(['executions', 't1'])).toBe('');
+  });
+});

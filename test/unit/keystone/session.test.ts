@@ -6,9 +6,9 @@ const OPENRC = { OS_AUTH_URL: 'http://k:5000/v3', OS_USERNAME: 'demo', OS_PASSWO
 describe('openrc variables → Keystone v3 auth', () => {
   it('always names the user and project domains (troveclient 8\'s Mistral client does not, and Keystone v3 answers 400)', () => {
     const auth = authFromEnv(OPENRC);
-    expect(auth.identity).toEqual({ kind: 'password', username: 'demo', password: 'pw-secret', userDomain: { id: 'default' }, project: { name: 'demo', domain: { id: 'default' } } });
+    expect(auth.identity).toEqual({ kind: 'password', user: { name: 'demo', domain: { id: 'default' } }, password: 'pw-secret', project: { name: 'demo', domain: { id: 'default' } } });
     const named = authFromEnv({ ...OPENRC, OS_USER_DOMAIN_NAME: 'Users', OS_PROJECT_DOMAIN_NAME: 'Projects' });
-    expect(named.identity).toMatchObject({ userDomain: { name: 'Users' }, project: { name: 'demo', domain: { name: 'Projects' } } });
+    expect(named.identity).toMatchObject({ user: { name: 'demo', domain: { name: 'Users' } }, project: { name: 'demo', domain: { name: 'Projects' } } });
     expect(authFromEnv({ ...OPENRC, OS_PROJECT_ID: 'p1' }).identity).toMatchObject({ project: { id: 'p1' } });
   });
 
