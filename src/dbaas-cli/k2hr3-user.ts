@@ -1,7 +1,7 @@
 import { K2hr3Error } from '../errors';
-import { K2hr3Http } from '../k2hr3/http';
+import { K2hr3Http, type K2hr3Answer, type K2hr3Request } from '../k2hr3/http';
 import { DEFAULT_CLUSTER_PORTS, K2hr3Provisioner, type ClusterPorts, type ProvisionResult } from '../k2hr3/provision';
-import { USER_LIST_SCHEMA, USER_RESOURCE_SCHEMA, USER_ROLE_SCHEMA, type UserListBody } from '../k2hr3/schemas';
+import { USER_RESOURCE_SCHEMA, USER_ROLE_SCHEMA } from '../k2hr3/schemas';
 import { buildYrn, yrnUrlPath } from '../k2hr3/yrn';
 import { CliError } from './errors';
 
@@ -69,23 +69,20 @@ export class K2hr3User {
     return this.userToken;
   }
 
+  /** One request to `/v1/<kind>/<the object's yrn>` with the scoped user token. */
+  private async userRequest(
+    method: 'GET' | 'DELETE',
+    target: { readonly kind: 'role' | 'resource' | 'policy'; readonly path: string },
+    rest: Omit<K2hr3Request, 'method' | 'url' | 'endpoint' | 'headers' | 'secrets'>,
+  ): Promise<K2hr3Answer> {
+    const url = `${this.apiUrl}/v1/${target.kind}/${yrnUrlPath(this.yrn(target.kind, target.path))}`;
+    const token = await this.token();
+    return this.http.send({ ...rest, method, url, endpoint: `${method} ${url}`, headers: { 'x-auth-token': `U=${token}` }, secrets: [token] }).catch(fromK2hr3);
+  }
+
   /** Whether a K2HR3 object exists: a resource by GET (404 = no), a role or policy by its parent's list. */
   async exists(kind: 'role' | 'resource' | 'policy', path: string): Promise<boolean> {
-    const token = await this.token();
-    if (kind === 'resource') {
-      const url = `${this.apiUrl}/v1/resource/${yrnUrlPath(this.yrn('resource', path))}`;
-      const answer = await this.http
-        .send({ method: 'GET', url, endpoint: `GET ${url}`, headers: { 'x-auth-token': `U=${token}` }, params: { expand: 'false' }, okStatus: 200, body: 'empty', notFoundOk: true, secrets: [token] })
-        .catch(fromK2hr3);
-      return answer.status === 200;
-    }
-    const slash = path.lastIndexOf('/');
-    const parent = slash === -1 ? '' : `/${path.slice(0, slash).split('/').map(encodeURIComponent).join('/')}`;
-    const url = `${this.apiUrl}/v1/list/${kind}${parent}`;
-    const answer = await this.http
-      .send({ method: 'GET', url, endpoint: `GET ${url}`, headers: { 'x-auth-token': `U=${token}` }, okStatus: 200, body: 'json', schema: USER_LIST_SCHEMA, secrets: [token] })
-      .catch(fromK2hr3);
-    return (answer.value as UserListBody).children.some((c) => c.name === path.slice(slash + 1));
+    return this.provisioner.objectExists(await this.token(), kind, this.yrn(kind, path)).catch(fromK2hr3);
   }
 
   yrn(kind: 'role' | 'resource' | 'policy', path: string): string {
@@ -116,22 +113,7 @@ export class K2hr3User {
 
   /** The chmpx ports kept in the `<cluster>` resource keys (the defaults where a key is missing). */
   async ports(cluster: string): Promise<ClusterPorts> {
-    const url = `${this.apiUrl}/v1/resource/${yrnUrlPath(this.yrn('resource', cluster))}`;
-    const token = await this.token();
-    const answer = await this.http
-      .send({
-        method: 'GET',
-        url,
-        endpoint: `GET ${url}`,
-        headers: { 'x-auth-token': `U=${token}` },
-        params: { expand: 'false' },
-        okStatus: 200,
-        body: 'json',
-        schema: USER_RESOURCE_SCHEMA,
-        notFoundOk: true,
-        secrets: [token],
-      })
-      .catch(fromK2hr3);
+    const answer = await this.userRequest('GET', { kind: 'resource', path: cluster }, { params: { expand: 'false' }, okStatus: 200, body: 'json', schema: USER_RESOURCE_SCHEMA, notFoundOk: true });
     const keys = (answer.value as { resource?: { keys?: Record<string, unknown> } } | undefined)?.resource?.keys ?? {};
     const port = (key: string, fallback: number): number => {
       const n = Number(keys[key]);
@@ -147,22 +129,7 @@ export class K2hr3User {
   /** The hosts of role `path`, or null when the role does not exist. */
   async getRole(path: string): Promise<RoleHost[] | null> {
     if (!(await this.exists('role', path))) return null;
-    const url = `${this.apiUrl}/v1/role/${yrnUrlPath(this.yrn('role', path))}`;
-    const token = await this.token();
-    const answer = await this.http
-      .send({
-        method: 'GET',
-        url,
-        endpoint: `GET ${url}`,
-        headers: { 'x-auth-token': `U=${token}` },
-        params: { expand: 'false' },
-        okStatus: 200,
-        body: 'json',
-        schema: USER_ROLE_SCHEMA,
-        notFoundOk: true,
-        secrets: [token],
-      })
-      .catch(fromK2hr3);
+    const answer = await this.userRequest('GET', { kind: 'role', path }, { params: { expand: 'false' }, okStatus: 200, body: 'json', schema: USER_ROLE_SCHEMA, notFoundOk: true });
     if (answer.status === 404) return null;
     const ips = (answer.value as { role?: { hosts?: { ips?: unknown } } }).role?.hosts?.ips;
     if (!Array.isArray(ips)) return [];
@@ -171,20 +138,7 @@ export class K2hr3User {
 
   /** Removes one host entry (`host`, `port`, `cuk`) from role `path`. */
   async removeHost(path: string, host: RoleHost): Promise<void> {
-    const url = `${this.apiUrl}/v1/role/${yrnUrlPath(this.yrn('role', path))}`;
-    const token = await this.token();
-    await this.http
-      .send({
-        method: 'DELETE',
-        url,
-        endpoint: `DELETE ${url}`,
-        headers: { 'x-auth-token': `U=${token}` },
-        params: { host: host.ip, port: String(host.port), cuk: host.cuk },
-        okStatus: 204,
-        body: 'empty',
-        secrets: [token],
-      })
-      .catch(fromK2hr3);
+    await this.userRequest('DELETE', { kind: 'role', path }, { params: { host: host.ip, port: String(host.port), cuk: host.cuk }, okStatus: 204, body: 'empty' });
   }
 
   /**
@@ -193,7 +147,6 @@ export class K2hr3User {
    */
   async deleteCluster(cluster: string): Promise<string[]> {
     const removed: string[] = [];
-    const token = await this.token();
     const objects: ['role' | 'resource' | 'policy', string][] = [
       ...ROLE_CHILDREN.map((c) => ['role', `${cluster}/${c}`] as ['role', string]),
       ['role', cluster],
@@ -203,8 +156,7 @@ export class K2hr3User {
     ];
     for (const [kind, path] of objects) {
       if (!(await this.exists(kind, path))) continue;
-      const url = `${this.apiUrl}/v1/${kind}/${yrnUrlPath(this.yrn(kind, path))}`;
-      await this.http.send({ url, headers: { 'x-auth-token': `U=${token}` }, secrets: [token], method: 'DELETE', endpoint: `DELETE ${url}`, okStatus: 204, body: 'empty' }).catch(fromK2hr3);
+      await this.userRequest('DELETE', { kind, path }, { okStatus: 204, body: 'empty' });
       removed.push(`${kind} ${path}`);
     }
     return removed;

@@ -3,17 +3,11 @@ import { K2hr3Client } from '../k2hr3/client';
 import type { ExtdataBootstrap } from '../k2hr3/extdata';
 import type { K2hr3HttpOptions } from '../k2hr3/http';
 import { roleToResourceYrn } from '../k2hr3/yrn';
-import type { NodeRole } from './ini/model';
-import { IniPoller } from './reconfigure';
+import { IniPoller, type IniPollerOptions } from './reconfigure';
 
-export interface K2hr3PollerOptions {
+/** The IniPoller's options (fetch: this guest's resource in K2HR3, through `overlay`). */
+export interface K2hr3PollerOptions extends Pick<IniPollerOptions, 'instanceId' | 'iniPath' | 'role' | 'intervalMs'> {
   readonly http: K2hr3HttpOptions;
-  /** This guest's instance id: SELFCUK. */
-  readonly instanceId: string;
-  readonly iniPath: string;
-  readonly role: NodeRole;
-  /** Mean ms between polls. */
-  readonly intervalMs: number;
   /** Turns the text K2HR3 serves into the INI text to write (the configuration overrides). */
   readonly overlay: (served: string) => Promise<string>;
   readonly log: Logger;

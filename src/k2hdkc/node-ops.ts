@@ -1,4 +1,5 @@
 import { IniError } from '../errors';
+import { sleep } from '../system/sleep';
 import type { ChmpxIni } from './ini/model';
 
 /** This node's chmpx control port and identity, as its INI says. */
@@ -27,22 +28,6 @@ export function selfEndpoint(ini: ChmpxIni, cuk: string, hostOverride: string | 
     throw new IniError(`The INI has no ${slave ? '[SLVNODE]' : '[SVRNODE]'} entry with CUK ${cuk} and control port ${ctlport ?? '?'}`);
   }
   return { host: hostOverride ?? self.name, port: self.ctlport, name: self.name, seed: self.customIdSeed ?? self.name };
-}
-
-/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /**

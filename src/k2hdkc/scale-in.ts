@@ -4,7 +4,8 @@ import type { K2hr3HttpOptions } from '../k2hr3/http';
 import { loadBootstrap } from './bootstrap';
 import { CtlportClient } from './ctlport/client';
 import { CtlportError } from '../errors';
-import { sleep, waitUntil, type SelfEndpoint } from './node-ops';
+import { sleep } from '../system/sleep';
+import { waitUntil, type SelfEndpoint } from './node-ops';
 
 /**
  * Trove gives stop_db agent_call_low_timeout (15 s by default) in all. Less 1 s for the RPC

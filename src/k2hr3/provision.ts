@@ -2,7 +2,7 @@ import { K2hr3Error } from '../errors';
 import type { Logger } from '../log';
 import { checkBaseUrl, type K2hr3ClientOptions } from './client';
 import type { ExtdataBootstrap } from './extdata';
-import { K2hr3Http, type K2hr3Request } from './http';
+import { K2hr3Http, type K2hr3Answer, type K2hr3Request } from './http';
 import {
   type K2hr3Schema,
   RESULT_SCHEMA,
@@ -150,17 +150,14 @@ export class K2hr3Provisioner {
   /** `POST /v1/user/tokens` with `U=<keystone token>` and the tenant → a scoped K2HR3 user token. */
   async scopedUserToken(keystoneToken: string, tenant: string, signal?: AbortSignal): Promise<string> {
     const url = `${this.apiUrl}/v1/user/tokens`;
-    const answer = await this.http.send({
+    const answer = await this.userSend({ token: keystoneToken, signal }, {
       method: 'POST',
       url,
       endpoint: `POST ${url}`,
-      headers: { 'x-auth-token': `U=${keystoneToken}`, 'Content-Type': 'application/json' },
       data: { auth: { tenantName: tenant } },
       okStatus: 201,
       body: 'json',
       schema: USER_TOKEN_SCHEMA,
-      secrets: [keystoneToken],
-      ...(signal ? { signal } : {}),
     });
     const body = answer.value as UserTokenBody;
     if (!body.scoped) {
@@ -177,19 +174,26 @@ export class K2hr3Provisioner {
   /** The same request; the token with its register path. */
   async issueRoleToken(userToken: string, roleYrn: string, expireSec: number, signal?: AbortSignal): Promise<RoleTokenBody> {
     const url = `${this.apiUrl}/v1/role/token/${yrnUrlPath(roleYrn)}`;
-    const answer = await this.http.send({
+    const answer = await this.userSend({ token: userToken, signal }, {
       method: 'GET',
       url,
       endpoint: `GET ${url}`,
-      headers: { 'x-auth-token': `U=${userToken}`, 'Content-Type': 'application/json' },
       params: { expire: String(expireSec) },
       okStatus: 200,
       body: 'json',
       schema: ROLE_TOKEN_SCHEMA,
-      secrets: [userToken],
-      ...(signal ? { signal } : {}),
     });
     return answer.value as RoleTokenBody;
+  }
+
+  /** One request with `U=<token>` (a Keystone token or a scoped user token), which never goes into a message. */
+  private userSend(u: { token: string; signal: AbortSignal | undefined }, req: Omit<K2hr3Request, 'headers' | 'secrets' | 'signal'>): Promise<K2hr3Answer> {
+    return this.http.send({
+      ...req,
+      headers: { 'x-auth-token': `U=${u.token}`, 'Content-Type': 'application/json' },
+      secrets: [u.token],
+      ...(u.signal ? { signal: u.signal } : {}),
+    });
   }
 
   /** Read; create when missing; read again. */
@@ -203,21 +207,10 @@ export class K2hr3Provisioner {
     if (await this.exists(u, kind, name, schema)) return;
     this.log?.info({ kind, name }, 'K2HR3 object missing, creating it');
     const url = `${this.apiUrl}/v1/${kind}`;
-    const write: K2hr3Request = {
-      method: 'POST',
-      url,
-      endpoint: `POST ${url} (${name})`,
-      headers: { 'x-auth-token': `U=${u.token}`, 'Content-Type': 'application/json' },
-      data: body,
-      okStatus: 201,
-      body: 'json',
-      schema: RESULT_SCHEMA,
-      secrets: [u.token],
-      ...(u.signal ? { signal: u.signal } : {}),
-    };
+    const endpoint = `POST ${url} (${name})`;
     let lostRace: K2hr3Error | undefined;
     try {
-      await this.http.send(write);
+      await this.userSend(u, { method: 'POST', url, endpoint, data: body, okStatus: 201, body: 'json', schema: RESULT_SCHEMA });
       this.log?.info({ kind, name }, 'K2HR3 object created');
     } catch (err) {
       // Another member created it between our read and our write.
@@ -228,34 +221,32 @@ export class K2hr3Provisioner {
       throw (
         lostRace ??
         new K2hr3Error('bad_response', `K2HR3 accepted ${kind} ${name} but does not show it when read back`, {
-          endpoint: write.endpoint,
+          endpoint,
         })
       );
     }
     if (lostRace) this.log?.info({ kind, name }, 'K2HR3 object created concurrently by another member');
   }
 
+  /**
+   * Whether the object `name` (a full yrn) exists, as the user of `userToken` sees it: a resource
+   * by GET (404 = no; its body checked with `schema` when given), a role or policy by its parent's
+   * list (K2HR3 answers a missing role 200 and a missing policy 400).
+   */
+  async objectExists(userToken: string, kind: 'resource' | 'policy' | 'role', name: string, schema?: K2hr3Schema, signal?: AbortSignal): Promise<boolean> {
+    return this.exists({ token: userToken, signal }, kind, name, schema);
+  }
+
   private async exists(
     u: { token: string; signal: AbortSignal | undefined },
     kind: 'resource' | 'policy' | 'role',
     name: string,
-    schema: K2hr3Schema,
+    schema: K2hr3Schema | undefined,
   ): Promise<boolean> {
     if (kind !== 'resource') return this.listed(u, kind, name);
     const url = `${this.apiUrl}/v1/${kind}/${yrnUrlPath(name)}`;
-    const answer = await this.http.send({
-      method: 'GET',
-      url,
-      endpoint: `GET ${url}`,
-      headers: { 'x-auth-token': `U=${u.token}`, 'Content-Type': 'application/json' },
-      params: { expand: 'false' },
-      okStatus: 200,
-      body: 'json',
-      schema,
-      notFoundOk: true,
-      secrets: [u.token],
-      ...(u.signal ? { signal: u.signal } : {}),
-    });
+    const read = schema === undefined ? ({ body: 'empty' } as const) : ({ body: 'json', schema } as const);
+    const answer = await this.userSend(u, { method: 'GET', url, endpoint: `GET ${url}`, params: { expand: 'false' }, okStatus: 200, ...read, notFoundOk: true });
     return answer.status === 200;
   }
 
@@ -267,17 +258,7 @@ export class K2hr3Provisioner {
     const parent = slash === -1 ? '' : `/${parsed.path.slice(0, slash).split('/').map(encodeURIComponent).join('/')}`;
     const child = parsed.path.slice(slash + 1);
     const url = `${this.apiUrl}/v1/list/${kind}${parent}`;
-    const answer = await this.http.send({
-      method: 'GET',
-      url,
-      endpoint: `GET ${url}`,
-      headers: { 'x-auth-token': `U=${u.token}`, 'Content-Type': 'application/json' },
-      okStatus: 200,
-      body: 'json',
-      schema: USER_LIST_SCHEMA,
-      secrets: [u.token],
-      ...(u.signal ? { signal: u.signal } : {}),
-    });
+    const answer = await this.userSend(u, { method: 'GET', url, endpoint: `GET ${url}`, okStatus: 200, body: 'json', schema: USER_LIST_SCHEMA });
     return (answer.value as UserListBody).children.some((c) => c.name === child);
   }
 }

@@ -2,6 +2,7 @@ import { createTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { ScheduleConfig } from './config';
 import type { SchedulerMetrics } from './metrics';
+import { sleep } from '../system/sleep';
 import { runSchedule, type BackupApi, type Clock, type RunOutcome } from './runner';
 
 /** Fires a callback on a cron expression; node-cron in production, a manual tick in tests. */
@@ -31,22 +32,7 @@ export function createNodeCronDriver(log: Logger): CronDriver {
 }
 
 /** Real time; `sleep` ends early (rejecting) when the signal aborts, so SIGTERM is not held up. */
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve, reject) => {
-      if (signal.aborted) return reject(new Error('aborted'));
-      const timer = setTimeout(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      const onAbort = (): void => {
-        clearTimeout(timer);
-        reject(new Error('aborted'));
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-    }),
-};
+export const systemClock: Clock = { now: () => Date.now(), sleep };
 
 export interface BackupSchedulerOptions {
   readonly schedules: readonly ScheduleConfig[];

@@ -1,13 +1,7 @@
 import type { ChmpxIni, NodeConfig } from './model';
 
-/** A node as it appears in the membership log. */
-export interface MemberSummary {
-  readonly name: string | undefined;
-  readonly port: number | undefined;
-  readonly ctlport: number | undefined;
-  readonly cuk: string | undefined;
-  readonly customIdSeed: string | undefined;
-}
+/** A node as it appears in the membership log: the fields that identify it. */
+export type MemberSummary = Pick<NodeConfig, 'name' | 'port' | 'ctlport' | 'cuk' | 'customIdSeed'>;
 
 /** Who joined and who left between two versions of the INI. */
 export interface MembershipDiff {

@@ -1,6 +1,6 @@
 import type { Logger } from '../../log';
 import { ProcessError } from '../../errors';
-import { sleep } from '../node-ops';
+import { sleep } from '../../system/sleep';
 import { memberLabel, type RingMember } from './members';
 import { observeMembers, ownRow, rowOf, type CtlportHost, type MemberObservation } from './observe';
 
