@@ -120,6 +120,8 @@ export class Agent {
         (address) => this.log.info(address, 'health endpoint listening'),
         (error: unknown) => this.log.error({ err: error }, 'health endpoint could not start; continuing without it'),
       );
+      // A stop() that ran meanwhile (a signal at once) found no endpoint to close.
+      if (this.stopping !== null) await this.closeHttp();
     }
     const state = await this.prepare.restore();
     // Follows K2HR3 again, or brings back a node a reboot (or a plain stop_db) left down; the
@@ -143,10 +145,17 @@ export class Agent {
       await aborted;
       await this.datastore.close?.();
       await this.rpc.stop(Math.max(0, grace - (Date.now() - started)));
-      await this.http?.close();
+      await this.closeHttp();
       this.log.info('agent stopped');
     })();
     return this.stopping;
+  }
+
+  /** Closes the health endpoint once, whoever asks first. */
+  private async closeHttp(): Promise<void> {
+    const http = this.http;
+    this.http = null;
+    await http?.close();
   }
 
   /** Starts, then runs until SIGTERM or SIGINT; returns the process exit code. */
@@ -155,15 +164,21 @@ export class Agent {
       process.once('SIGTERM', () => resolve('SIGTERM'));
       process.once('SIGINT', () => resolve('SIGINT'));
     });
-    try {
-      await this.start();
-    } catch (error) {
-      this.log.error({ err: error }, 'agent failed to start');
+    // A signal while the agent still starts (its broker not up yet) stops it too: stop() closes
+    // the transport, which ends start()'s connection retries.
+    const started = this.start().then(
+      () => null,
+      (error: unknown) => ({ error }),
+    );
+    const first = await Promise.race([started, signalled]);
+    if (first !== null && typeof first === 'object') {
+      this.log.error({ err: first.error }, 'agent failed to start');
       await this.stop().catch(() => undefined);
       return 1;
     }
-    const signal = await signalled;
+    const signal = first ?? (await signalled);
     this.log.info({ signal }, 'signal received');
+    // A start still running ends with the transport's "closed" error, which is expected here.
     await this.stop();
     return 0;
   }
