@@ -170,8 +170,10 @@ export async function openSession(auth: OpenstackAuth, options: SessionOptions =
     throw new OpenstackAuthError(`Keystone at ${url} cannot be reached (${scrubbed((error as Error).message, [secret])}): check the auth URL (OS_AUTH_URL)`, 'unreachable');
   }
   if (res.status === 401) {
-    const what = id.kind === 'password' ? 'the user name, password, domain and project' : 'the application credential id, secret and expiry';
-    throw new OpenstackAuthError(`Keystone at ${url} refused the credentials (401): check ${what} of ${who(id)}`, 'refused', 401);
+    const refused = id.kind === 'password'
+      ? `the credentials (401): check the user name, password, domain and project of ${who(id)}`
+      : `${who(id)} (401): check its id, secret and expiry`;
+    throw new OpenstackAuthError(`Keystone at ${url} refused ${refused}`, 'refused', 401);
   }
   if (res.status !== 201 && res.status !== 200) {
     const said = typeof res.data === 'object' && res.data !== null ? (res.data as { error?: { message?: unknown } }).error?.message : undefined;

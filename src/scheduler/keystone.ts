@@ -56,7 +56,8 @@ export class KeystoneAuth {
       session = await openSession(auth, { http: this.http, timeoutMs: this.config.requestTimeoutMs });
     } catch (error) {
       if (!(error instanceof OpenstackAuthError)) throw error;
-      throw new SchedulerError(schedulerKind(error), error.message, { cause: error, ...(error.status === undefined ? {} : { status: error.status }) });
+      // The message is the whole story (a cause would only repeat it in the log line).
+      throw new SchedulerError(schedulerKind(error), error.message, error.status === undefined ? {} : { status: error.status });
     }
     const expiresAtMs = Date.parse(session.expiresAt);
     this.session = { token: session.token, expiresAtMs: Number.isNaN(expiresAtMs) ? this.now() : expiresAtMs, troveUrl: this.troveUrl(session) };
