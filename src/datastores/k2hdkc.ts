@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { BackupSlot } from '../backup/slot';
 import type { AgentConfig } from '../config/types';
 import { BaseDatastore } from '../guest/datastore/base';
+import type { NodeOperations } from '../guest/datastore/contract';
 import { K2hdkcDatastore, type K2hdkcDatastoreOptions } from '../guest/datastore/k2hdkc';
 import { loadBootstrap } from '../k2hdkc/bootstrap';
 import { NodeConfiguration } from '../k2hdkc/configuration';
@@ -17,7 +18,6 @@ import type { GuestLogs, GuestLogsOptions } from '../logs/guest-logs';
 import { createCommandRunner } from '../system/command';
 import { loadOnce } from '../system/load-once';
 import { Volume } from '../system/volume';
-import type { NodeOperations } from '../guest/datastore/contract';
 import type { DatastoreContribution, DatastoreContext } from './contribution';
 
 /**

@@ -65,7 +65,8 @@ const POLL_MS = 150;
  * carries the VM's address, test/helpers/netns), so every VM's chmpx uses the template's ports
  * 8020/8021, and its own mount namespace whose /var/lib/antpickax is the VM's directory (the
  * INI's K2HFILE lives there, so VMs never share a data file). Deleting the server stops the
- * agent's whole process group and removes the VM's network (the VM powers off).
+ * agent's whole process group and removes the VM's network (the VM powers off); a reboot or
+ * resize nova asked for (`power_cycles`) shuts the VM down the same way and boots it again.
  */
 export class Hypervisor {
   readonly vms = new Map<string, Vm>();
