@@ -54,6 +54,14 @@ export class BackupSlot {
    */
   async close(reason: string, waitMs: number): Promise<'none' | 'aborted' | 'still-running'> {
     this.closedReason ??= reason;
+    return this.abort(reason, waitMs);
+  }
+
+  /**
+   * Aborts the running backup with `reason` (later backups still start) and waits at most
+   * `waitMs` for its cleanup and FAILED report. 'none' when nothing ran.
+   */
+  async abort(reason: string, waitMs: number): Promise<'none' | 'aborted' | 'still-running'> {
     const running = this.current;
     if (running === null) return 'none';
     running.controller.abort(new BackupError('ABORTED', `backup ${running.id} aborted: ${reason}`));

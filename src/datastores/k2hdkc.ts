@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { BackupSlot } from '../backup/slot';
 import type { AgentConfig } from '../config/types';
 import { BaseDatastore } from '../guest/datastore/base';
+import type { NodeOperations } from '../guest/datastore/contract';
 import { K2hdkcDatastore, type K2hdkcDatastoreOptions } from '../guest/datastore/k2hdkc';
+import { loadBootstrap } from '../k2hdkc/bootstrap';
 import { NodeConfiguration } from '../k2hdkc/configuration';
 import { K2hdkcManager } from '../k2hdkc/manager';
 import { OverridesStore } from '../k2hdkc/overrides';
@@ -31,7 +33,7 @@ export function wireK2hdkcDatastore({ config, conductor, beatNow, log }: Datasto
   return {
     datastore,
     methods: {
-      node: { operations: datastore, beatNow },
+      node: { operations: stopDbAbortsBackup(datastore, backups, log.child({ component: 'backup', guestId: guest.guestId })), beatNow },
       prepareGuard: datastore.guard,
       volume: { volume, devicePath: agent.devicePath, mountPoint: agent.mountPoint },
       configuration: {
@@ -71,6 +73,35 @@ export function wireK2hdkcDatastore({ config, conductor, beatNow, log }: Datasto
     },
     close: () => datastore.close(),
   };
+}
+
+/** How long stop_db waits for an aborted backup's cleanup: Trove gives the whole call 15 s. */
+const BACKUP_ABORT_WAIT_MS = 8000;
+
+/**
+ * stop_db aborts a running backup first. Trove sends it before it deletes, reboots or resizes the
+ * VM, which then goes down at once (nova powers it off; no SIGTERM reaches the agent): a backup
+ * left running would leave its uploaded segments in Swift and its row BUILDING. Aborted here, it
+ * removes its segments and reports FAILED while the node and the broker are still up.
+ */
+export function stopDbAbortsBackup(operations: NodeOperations, backups: Pick<BackupSlot, 'abort' | 'running'>, log: Logger): NodeOperations {
+  return {
+    restart: (call) => operations.restart(call),
+    startDbWithConfChanges: (configContents, call) => operations.startDbWithConfChanges(configContents, call),
+    stopDb: async (options, call) => {
+      const id = backups.running;
+      const outcome = await backups.abort('stop_db: the node is being stopped (instance delete, reboot or resize)', BACKUP_ABORT_WAIT_MS);
+      if (outcome === 'aborted') log.warn({ backupId: id }, 'stop_db arrived during a backup: backup aborted, its segments removed and reported FAILED');
+      if (outcome === 'still-running') log.warn({ backupId: id }, 'stop_db arrived during a backup: the aborted backup is still winding down; stopping the node anyway');
+      await operations.stopDb(options, call);
+    },
+  };
+}
+
+/** `<cluster>` of a K2HR3 role `yrn:yahoo:::<tenant>:role:<cluster>/<server|slave>`, or null. */
+export function clusterOfRole(roleYrn: string | undefined): string | null {
+  const path = roleYrn === undefined ? undefined : /:role:(.+)$/.exec(roleYrn)?.[1];
+  return path === undefined ? null : path.replace(/\/(server|slave)$/, '');
 }
 
 /** The agent's unit in the guest image (guest-image/systemd/); its journal is the `guest` log. */
@@ -161,6 +192,7 @@ export function buildK2hdkcNode(config: AgentConfig, log: Logger): K2hdkcNode {
     role: k2hdkc.mode,
     iniPath: k2hdkc.iniPath,
     mountPoint: agent.mountPoint,
+    joinedCluster: async () => clusterOfRole((await loadBootstrap(agent.stateDir))?.roleYrn),
     log: managerLog.child({ component: 'configuration' }),
   });
   // Self-provisioning behind Trove: the context has the token and project id, Keystone knows the name.

@@ -34,6 +34,11 @@ export interface NodeConfigurationOptions {
   readonly iniPath: string;
   /** The data volume: survives a VM rebuild, so the upgrade copy of the INI lives there. */
   readonly mountPoint: string;
+  /**
+   * The K2HDKC cluster the node joined at prepare (lower-case, as K2HR3 keeps it), or null before
+   * prepare: a configuration naming another cluster cannot move a running node.
+   */
+  readonly joinedCluster?: () => Promise<string | null>;
   readonly log: Logger;
 }
 
@@ -78,10 +83,26 @@ export class NodeConfiguration {
       return;
     }
     const valid = validateSettings(overrides, 'overrides');
+    await this.refuseOtherCluster(valid['cluster-name']);
     await this.options.store.save(valid);
     const bootstrapOnly = Object.keys(valid).filter((n) => ['cluster-name', 'extdata-url', 'chmpx-server-port', 'chmpx-server-ctlport', 'chmpx-slave-ctlport'].includes(n));
     if (bootstrapOnly.length > 0) this.options.log.warn({ names: bootstrapOnly }, 'these parameters are read at prepare only; a running node keeps its cluster and ports');
     this.options.log.info({ names: Object.keys(valid) }, 'configuration overrides kept');
+  }
+
+  /**
+   * A node joins its K2HDKC cluster at prepare (K2HR3 role, chmpx GROUP); a group that names
+   * another one would be kept and never honoured. Refused before anything is kept, so Trove
+   * leaves the configuration as it was (configuration attach answers with the reason).
+   */
+  private async refuseOtherCluster(wanted: Settings[string] | undefined): Promise<void> {
+    if (typeof wanted !== 'string' || wanted === '' || this.options.joinedCluster === undefined) return;
+    const joined = await this.options.joinedCluster();
+    if (joined === null || joined === wanted.toLowerCase()) return;
+    throw new NotSupportedError(
+      `configuration attach/set with cluster-name ${JSON.stringify(wanted)}: this node is a member of K2HDKC cluster ${JSON.stringify(joined)}, ` +
+        'and a node joins its cluster at instance create only (create a new instance in that cluster instead)',
+    );
   }
 
   /**

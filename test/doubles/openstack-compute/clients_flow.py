@@ -80,6 +80,23 @@ def main():
             out['after_delete'] = nova.servers.get(sys.argv[5]).status
         except nova_exceptions.NotFound:
             out['after_delete'] = 'NotFound'
+    elif step in ('resize', 'confirm', 'revert', 'reboot'):
+        # Trove's taskmanager calls, as novaclient sends them (ResizeAction, reboot).
+        server = nova.servers.get(sys.argv[5])
+        try:
+            if step == 'resize':
+                server.resize(sys.argv[6])
+            elif step == 'confirm':
+                server.confirm_resize()
+            elif step == 'revert':
+                server.revert_resize()
+            else:
+                server.reboot()
+        except nova_exceptions.ClientException as e:
+            out['error'] = {'code': e.code, 'message': e.message}
+        server = nova.servers.get(sys.argv[5])
+        out['status'] = server.status
+        out['flavor'] = server.flavor['id']
     elif step == 'gone':
         try:
             nova.servers.get(sys.argv[5])

@@ -113,7 +113,8 @@ export function registerNova(scope: FastifyInstance, state: CloudState, baseUrl:
   };
   const serverView = (req: FastifyRequest, s: ServerRecord): Record<string, unknown> => {
     const power = state.power(s.id);
-    const status = power?.status ?? 'BUILD';
+    const cycling = power?.status === 'ACTIVE' && state.cyclePending(s);
+    const status = serverStatus(s, power?.status ?? 'BUILD', cycling);
     const v = microversion(req);
     const flavor = state.flavors.find((f) => f.id === s.flavor);
     const addresses: Record<string, unknown[]> = {};
@@ -133,10 +134,10 @@ export function registerNova(scope: FastifyInstance, state: CloudState, baseUrl:
       addresses, accessIPv4: '', accessIPv6: '', config_drive: '', progress: 0,
       'OS-DCF:diskConfig': 'MANUAL',
       'OS-EXT-AZ:availability_zone': s.availability_zone,
-      'OS-EXT-STS:vm_state': status === 'ACTIVE' ? 'active' : status === 'ERROR' ? 'error' : 'building',
-      'OS-EXT-STS:task_state': s.deleted ? 'deleting' : null,
-      'OS-EXT-STS:power_state': status === 'ACTIVE' ? 1 : 0,
-      'OS-SRV-USG:launched_at': status === 'ACTIVE' ? power?.updated ?? null : null,
+      'OS-EXT-STS:vm_state': power?.status === 'ACTIVE' ? s.vm_state ?? 'active' : status === 'ERROR' ? 'error' : 'building',
+      'OS-EXT-STS:task_state': s.deleted ? 'deleting' : cycling ? s.task_state ?? null : null,
+      'OS-EXT-STS:power_state': power?.status === 'ACTIVE' ? 1 : 0,
+      'OS-SRV-USG:launched_at': power?.status === 'ACTIVE' ? power.updated ?? null : null,
       'OS-SRV-USG:terminated_at': null,
       'os-extended-volumes:volumes_attached': s.volumes.map((id) => ({ id, delete_on_termination: s.delete_on_termination.includes(id) })),
       security_groups: [{ name: 'default' }],
@@ -151,7 +152,11 @@ export function registerNova(scope: FastifyInstance, state: CloudState, baseUrl:
       .filter((s) => state.liveServer(s.id) !== undefined)
       .filter((s) => all || s.tenant_id === who(req).projectId)
       .filter((s) => q['name'] === undefined || new RegExp(q['name']).test(s.name))
-      .filter((s) => q['status'] === undefined || (state.power(s.id)?.status ?? 'BUILD') === q['status'].toUpperCase());
+      .filter((s) => {
+        if (q['status'] === undefined) return true;
+        const power = state.power(s.id)?.status ?? 'BUILD';
+        return serverStatus(s, power, power === 'ACTIVE' && state.cyclePending(s)) === q['status'].toUpperCase();
+      });
   };
   /** nova's paging: entries after `marker`, at most `limit`; novaclient pages until an empty page. */
   const page = (req: FastifyRequest, servers: ServerRecord[]): ServerRecord[] => {
@@ -268,10 +273,55 @@ export function registerNova(scope: FastifyInstance, state: CloudState, baseUrl:
   scope.post<{ Params: { id: string } }>('/v2.1/servers/:id/action', async (req, reply) => {
     const record = serverOf(req, req.params.id);
     const body = (req.body ?? {}) as Record<string, unknown>;
-    if ('reboot' in body) {
+    const action = Object.keys(body)[0];
+    // A running power cycle (or a deletion) blocks every other action, as nova's task_state does.
+    const busy = (name: string): void => {
+      if (record.deleted) throw new ApiError(409, `Cannot '${name}' instance ${record.id} while it is in task_state deleting`);
+      if (state.cyclePending(record) || state.power(record.id)?.status !== 'ACTIVE') {
+        throw new ApiError(409, `Cannot '${name}' instance ${record.id} while it is in task_state ${record.task_state ?? 'spawning'}`);
+      }
+    };
+    /** Asks the host to restart the VM (test/e2e/helpers/hypervisor.ts acknowledges in power/<id>.json). */
+    const cycle = (task: string): void => {
+      record.power_cycles = (record.power_cycles ?? 0) + 1;
+      record.task_state = task;
+    };
+    if (action === 'reboot') {
+      const type = String((objectBody(req, 'reboot'))['type'] ?? '');
+      if (!/^(soft|hard)$/i.test(type)) throw badRequest(`Invalid input for field/attribute type. Value: ${type}. '${type}' is not one of ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft']`);
+      busy('reboot');
+      if (record.vm_state === 'resized') throw new ApiError(409, `Cannot 'reboot' instance ${record.id} while it is in vm_state resized`);
       record.reboots += 1;
+      cycle(type.toUpperCase() === 'HARD' ? 'reboot_started_hard' : 'reboot_started');
       state.saveServer(record);
       return reply.code(202).send();
+    }
+    if (action === 'resize') {
+      const flavorRef = String(objectBody(req, 'resize')['flavorRef'] ?? '').split('/').pop() ?? '';
+      const flavor = state.flavors.find((f) => f.id === flavorRef);
+      if (flavor === undefined) throw badRequest('Unable to locate requested flavor.');
+      busy('resize');
+      if (record.vm_state === 'resized') throw new ApiError(409, `Cannot 'resize' instance ${record.id} while it is in vm_state resized`);
+      if (flavor.id === record.flavor) throw badRequest('When resizing, instances must change flavor!');
+      // The host powers the VM off and boots it on the new flavor; then VERIFY_RESIZE until confirmed or reverted.
+      record.old_flavor = record.flavor;
+      record.flavor = flavor.id;
+      record.vm_state = 'resized';
+      cycle('resize_prep');
+      state.saveServer(record);
+      return reply.code(202).send();
+    }
+    if (action === 'confirmResize' || action === 'revertResize') {
+      if (record.vm_state !== 'resized' || state.cyclePending(record)) throw badRequest('Instance has not been resized.');
+      record.vm_state = 'active';
+      if (action === 'revertResize') {
+        // Back on the old flavor: the host powers the VM off and boots it as it was.
+        record.flavor = record.old_flavor ?? record.flavor;
+        cycle('resize_reverting');
+      }
+      record.old_flavor = null;
+      state.saveServer(record);
+      return reply.code(action === 'confirmResize' ? 204 : 202).send();
     }
     throw badRequest(`The compute double does not implement the server action ${Object.keys(body).join(', ') || '(none)'}.`);
   });
@@ -323,6 +373,21 @@ export function registerNova(scope: FastifyInstance, state: CloudState, baseUrl:
     state.serverGroups.delete(req.params.id);
     return reply.code(204).send();
   });
+}
+
+/**
+ * nova's status of a server (nova/api/openstack/common.py's state map): the host's power state,
+ * the task of a power cycle it has not carried out yet, VERIFY_RESIZE while a resize waits.
+ */
+function serverStatus(s: ServerRecord, power: string, cycling: boolean): string {
+  if (power !== 'ACTIVE') return power;
+  if (cycling) {
+    const task = s.task_state ?? '';
+    if (task.startsWith('reboot')) return task.endsWith('_hard') ? 'HARD_REBOOT' : 'REBOOT';
+    if (task === 'resize_reverting') return 'REVERT_RESIZE';
+    if (task.startsWith('resize')) return 'RESIZE';
+  }
+  return s.vm_state === 'resized' ? 'VERIFY_RESIZE' : 'ACTIVE';
 }
 
 function attachmentView(state: CloudState, serverId: string, volumeId: string): Record<string, unknown> {

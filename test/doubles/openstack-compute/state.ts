@@ -60,6 +60,26 @@ export interface ServerRecord {
   deleted: boolean;
   deleted_at?: string;
   reboots: number;
+  /**
+   * Restarts of the VM nova asked its host for (reboot, resize, revert resize). The host
+   * acknowledges each in `power/<id>.json` (`power_cycles`); until then nova shows the task's
+   * status (REBOOT, HARD_REBOOT, RESIZE, REVERT_RESIZE).
+   */
+  power_cycles?: number;
+  /** nova's task_state while the host carries out the last power cycle. */
+  task_state?: string | null;
+  /** nova's vm_state: `resized` between a finished resize and its confirm or revert (VERIFY_RESIZE). */
+  vm_state?: 'active' | 'resized';
+  /** The flavor before a resize, until it is confirmed or reverted. */
+  old_flavor?: string | null;
+}
+
+/** What the host writes for a server: its power state and the power cycles it carried out. */
+export interface PowerRecord {
+  status: string;
+  updated?: string;
+  fault?: string;
+  power_cycles?: number;
 }
 
 export interface VolumeAttachment {
@@ -195,10 +215,15 @@ export class CloudState {
   }
 
   /** The hypervisor's word on a server: BUILD until it booted the VM. */
-  power(serverId: string): { status: string; updated?: string; fault?: string } | null {
+  power(serverId: string): PowerRecord | null {
     const file = path.join(this.cloudDir, 'power', `${serverId}.json`);
     if (!existsSync(file)) return null;
-    return JSON.parse(readFileSync(file, 'utf8')) as { status: string; updated?: string; fault?: string };
+    return JSON.parse(readFileSync(file, 'utf8')) as PowerRecord;
+  }
+
+  /** True while the host has not yet carried out a power cycle nova asked for. */
+  cyclePending(record: ServerRecord): boolean {
+    return (record.power_cycles ?? 0) > (this.power(record.id)?.power_cycles ?? 0);
   }
 
   /** A server nova still knows: not deleted, or deleted but not yet powered off. */

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -44,7 +44,16 @@ export interface ControlPlaneOptions {
   readonly keystone?: Readonly<Record<string, { user: string; projects: string[] }>>;
   /** Extra lines for the controller's guest config, per section. */
   readonly guestConf?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Put the config template where `datastore/install.py --system` does and trove-api's template
+   * loader looks (/etc/trove/templates/k2hdkc/config.template: `configuration default` and
+   * `detach` render it in trove-api); removed at stop only when this run put it there.
+   */
+  readonly systemTemplates?: boolean;
 }
+
+/** Trove's default template_path, where install.py --system puts the config template. */
+export const SYSTEM_TEMPLATES_DIR = '/etc/trove/templates';
 
 function ini(sections: Record<string, readonly string[]>): string {
   return `${Object.entries(sections).map(([name, lines]) => [`[${name}]`, ...lines].join('\n')).join('\n\n')}\n`;
@@ -97,6 +106,8 @@ export class ControlPlane {
   network: NodeNetwork | null = null;
   apiUrl = '';
   private identityUrl = '';
+  /** What this run added below /etc/trove/templates (systemTemplates), deepest first, for stop. */
+  private readonly placedTemplates: string[] = [];
   private readonly services: Managed[] = [];
   private readonly transcript: string[] = [];
   private readonly env: NodeJS.ProcessEnv;
@@ -109,7 +120,7 @@ export class ControlPlane {
     this.confPath = path.join(this.dir, 'etc/trove.conf');
     this.guestConfPath = path.join(this.dir, 'etc/trove-guestagent.conf');
     this.tokenMapPath = path.join(this.dir, 'etc/tokens.json');
-    this.templatesDir = path.join(this.dir, 'etc/templates');
+    this.templatesDir = options.systemTemplates === true ? SYSTEM_TEMPLATES_DIR : path.join(this.dir, 'etc/templates');
     mkdirSync(this.cloudDir, { recursive: true });
     mkdirSync(path.join(this.dir, 'etc'), { recursive: true });
     mkdirSync(path.join(this.dir, 'log'), { recursive: true });
@@ -273,7 +284,20 @@ export class ControlPlane {
       this.identity.stop().catch(() => undefined),
       run('rabbitmqctl', ['-q', 'delete_vhost', this.vhost]).catch(() => undefined),
     ]);
+    this.removePlacedTemplates();
     if (!keep) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Removes the template files and directories this run added below /etc/trove/templates. */
+  private removePlacedTemplates(): void {
+    for (const placed of this.placedTemplates.splice(0)) {
+      try {
+        if (placed.endsWith('.template')) rmSync(placed, { force: true });
+        else rmdirSync(placed);
+      } catch {
+        // a directory someone else filled meanwhile stays
+      }
+    }
   }
 
   /** Lets `token` act as a user of `project` (and admin when asked) in the fake keystone. */
@@ -307,6 +331,12 @@ export class ControlPlane {
 
   /** datastore/install.py, exactly as datastore/README.md tells an operator (into a temp site). */
   private async installBridge(): Promise<void> {
+    if (this.options.systemTemplates === true) {
+      const dir = path.join(this.templatesDir, 'k2hdkc');
+      const file = path.join(dir, 'config.template');
+      // Deepest first: the file, then the directories install.py creates, if they are new.
+      for (const entry of [file, dir, this.templatesDir]) if (!existsSync(entry)) this.placedTemplates.push(entry);
+    }
     await run(PYTHON, [
       path.join(REPO_ROOT, 'datastore/install.py'), '--target', this.bridgeSite,
       '--templates-dir', this.templatesDir, '--cloudinit-dir', path.join(this.dir, 'etc/cloudinit'),

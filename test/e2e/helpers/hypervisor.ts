@@ -21,6 +21,8 @@ export interface ServerRecord {
   readonly injected: readonly string[];
   readonly volumes: readonly string[];
   readonly deleted: boolean;
+  /** Restarts nova asked for (reboot, resize, revert resize); each one power-cycles the VM. */
+  readonly power_cycles?: number;
 }
 
 /** One booted VM: its agent and the directories of its per-VM configuration. */
@@ -63,7 +65,8 @@ const POLL_MS = 150;
  * carries the VM's address, test/helpers/netns), so every VM's chmpx uses the template's ports
  * 8020/8021, and its own mount namespace whose /var/lib/antpickax is the VM's directory (the
  * INI's K2HFILE lives there, so VMs never share a data file). Deleting the server stops the
- * agent's whole process group and removes the VM's network (the VM powers off).
+ * agent's whole process group and removes the VM's network (the VM powers off); a reboot or
+ * resize nova asked for (`power_cycles`) shuts the VM down the same way and boots it again.
  */
 export class Hypervisor {
   readonly vms = new Map<string, Vm>();
@@ -118,8 +121,30 @@ export class Hypervisor {
         }
       } else if (vm === undefined && this.power(server.id) === null) {
         await this.boot(server);
+      } else if (vm !== undefined && (server.power_cycles ?? 0) > this.powerCycles(server.id)) {
+        await this.powerCycle(vm, server);
       }
     }
+  }
+
+  /**
+   * A reboot or resize as the compute host carries it out: the guest shuts down (its init
+   * stops the agent and the daemons: SIGTERM to the VM's processes, SIGKILL after a grace), the
+   * VM's network and IPC go with it, then it boots again on what its disk keeps (its directory:
+   * the agent's state, the INI, the injected configuration). Until the new boot nova shows the
+   * task's status (REBOOT, RESIZE, ...).
+   */
+  private async powerCycle(vm: Vm, server: ServerRecord): Promise<void> {
+    await stopProcess(vm.agent, 5000);
+    await this.network.removeNode(server.address);
+    await this.boot(server);
+  }
+
+  /** The power cycles the host has carried out for a server (written with its power state). */
+  private powerCycles(serverId: string): number {
+    const file = path.join(this.cloudDir, 'power', `${serverId}.json`);
+    if (!existsSync(file)) return 0;
+    return (JSON.parse(readFileSync(file, 'utf8')) as { power_cycles?: number }).power_cycles ?? 0;
   }
 
   private async boot(server: ServerRecord): Promise<void> {
@@ -176,7 +201,7 @@ export class Hypervisor {
       logPath: path.join(vmDir, 'agent.log'),
     });
     this.vms.set(server.id, { server, instanceId, confDir, iniPath, ...dirs, agent });
-    this.setPower(server.id, 'ACTIVE');
+    this.setPower(server.id, 'ACTIVE', server.power_cycles ?? 0);
   }
 
   /** The size (GB) of the server's first volume, as the fake cinder recorded it; 0 = none. */
@@ -193,11 +218,12 @@ export class Hypervisor {
     return (JSON.parse(readFileSync(file, 'utf8')) as { status: string }).status;
   }
 
-  private setPower(serverId: string, status: string): void {
+  private setPower(serverId: string, status: string, powerCycles = this.powerCycles(serverId)): void {
     const dir = path.join(this.cloudDir, 'power');
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `${serverId}.json`);
-    writeFileSync(`${file}.tmp`, JSON.stringify({ status, updated: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }), { mode: 0o600 });
+    const updated = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    writeFileSync(`${file}.tmp`, JSON.stringify({ status, updated, power_cycles: powerCycles }), { mode: 0o600 });
     renameSync(`${file}.tmp`, file);
   }
 }

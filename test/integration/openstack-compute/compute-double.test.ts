@@ -28,9 +28,9 @@ describe('nova/cinder/neutron/glance double', () => {
     const { stdout } = await run('/usr/bin/python3', [FLOW, base, TOKEN, PROJECT, ...args], { timeout: 60_000, env: { ...process.env, PYTHONWARNINGS: 'ignore' } });
     return JSON.parse(stdout) as Record<string, unknown>;
   };
-  const power = (id: string, status: string): void => {
+  const power = (id: string, status: string, powerCycles = 0): void => {
     mkdirSync(path.join(dir, 'power'), { recursive: true });
-    writeFileSync(path.join(dir, 'power', `${id}.json`), JSON.stringify({ status, updated: '2026-01-01T00:00:00Z' }));
+    writeFileSync(path.join(dir, 'power', `${id}.json`), JSON.stringify({ status, updated: '2026-01-01T00:00:00Z', power_cycles: powerCycles }));
   };
 
   beforeAll(async () => {
@@ -113,6 +113,40 @@ describe('nova/cinder/neutron/glance double', () => {
     expect(gone['volumes']).toEqual([]);
     expect(existsSync(path.join(dir, 'volumes', `${String(created['volume'])}.json`))).toBe(false);
     expect(gone['ports']).toEqual([created['port']]);
+  });
+
+  it('resizes, confirms, reverts and reboots through novaclient, the host power-cycling the VM for each', async () => {
+    const created = await flow('create');
+    const serverId = String(created['server']);
+    power(serverId, 'ACTIVE');
+    const status = async (): Promise<unknown> => (await axios.get(`${base}/compute/v2.1/servers/${serverId}`, { headers: { 'X-Auth-Token': TOKEN } })).data.server.status;
+    const cycles = (): number => (JSON.parse(readFileSync(path.join(dir, 'servers', `${serverId}.json`), 'utf8')) as { power_cycles?: number }).power_cycles ?? 0;
+
+    expect(await flow('confirm', serverId)).toMatchObject({ error: { code: 400, message: 'Instance has not been resized.' }, status: 'ACTIVE' });
+    expect(await flow('resize', serverId, '10')).toMatchObject({ error: { code: 400, message: 'When resizing, instances must change flavor!' } });
+    // RESIZE until the host has power-cycled the VM onto the new flavor, then VERIFY_RESIZE.
+    expect(await flow('resize', serverId, '11')).toEqual({ status: 'RESIZE', flavor: '11' });
+    expect(cycles()).toBe(1);
+    const busy = await axios.post(`${base}/compute/v2.1/servers/${serverId}/action`, { reboot: { type: 'SOFT' } }, { headers: { 'X-Auth-Token': TOKEN }, validateStatus: () => true });
+    expect([busy.status, busy.data.conflictingRequest?.message]).toEqual([409, `Cannot 'reboot' instance ${serverId} while it is in task_state resize_prep`]);
+    power(serverId, 'ACTIVE', 1);
+    expect(await flow('reboot', serverId)).toMatchObject({ error: { code: 409, message: expect.stringContaining('vm_state resized') }, status: 'VERIFY_RESIZE' });
+    expect(await flow('revert', serverId)).toEqual({ status: 'REVERT_RESIZE', flavor: '10' });
+    power(serverId, 'ACTIVE', 2);
+    expect(await status()).toBe('ACTIVE');
+    expect(await flow('resize', serverId, '11')).toEqual({ status: 'RESIZE', flavor: '11' });
+    power(serverId, 'ACTIVE', 3);
+    expect(await flow('confirm', serverId)).toEqual({ status: 'ACTIVE', flavor: '11' });
+    // A confirm needs no power cycle; a reboot does (REBOOT until the host acknowledges it).
+    expect(cycles()).toBe(3);
+    expect(await flow('reboot', serverId)).toEqual({ status: 'REBOOT', flavor: '11' });
+    power(serverId, 'ACTIVE', 4);
+    expect(await status()).toBe('ACTIVE');
+    const raw = await axios.post(`${base}/compute/v2.1/servers/${serverId}/action`, { reboot: { type: 'WARM' } }, { headers: { 'X-Auth-Token': TOKEN }, validateStatus: () => true });
+    expect(raw.status).toBe(400);
+    expect(raw.data.badRequest.message).toContain("'WARM' is not one of");
+    await flow('delete', serverId);
+    power(serverId, 'DELETED', 4);
   });
 
   it('has a router interface on the subnet, found the way Trove checks it', async () => {

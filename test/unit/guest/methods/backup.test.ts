@@ -7,6 +7,7 @@ import { BackupError, CommandError, GuestStateError } from '../../../../src/erro
 import { stagingRoot } from '../../../../src/backup/naming';
 import { backupMethods } from '../../../../src/guest/methods/backup';
 import { BackupSlot } from '../../../../src/backup/slot';
+import { stopDbAbortsBackup } from '../../../../src/datastores/k2hdkc';
 import type { CallContext, MethodEntry } from '../../../../src/rpc/types';
 import type { CommandOptions, CommandResult, CommandRunner } from '../../../../src/system/command';
 import { captureLogger } from '../../conductor/recording-caster';
@@ -109,6 +110,29 @@ describe('create_backup refusals and abort', () => {
     expect((late as Error).message).toBe('backup b-3 was not started: the agent is shutting down');
     expect(updates.at(-1)).toMatchObject({ backupId: 'b-3', state: 'FAILED' });
     expect(slot.running).toBeNull();
+  });
+
+  it('stop_db (instance delete) aborts the running backup before the node stops; later backups still start', async () => {
+    const order: string[] = [];
+    const operations = stopDbAbortsBackup({
+      restart: async () => undefined,
+      startDbWithConfChanges: async () => undefined,
+      stopDb: async () => void order.push(`node stopped, backup running: ${String(slot.running)}`),
+    }, slot, logs.log);
+    const first = cast('b-del').catch((e: unknown) => e);
+    await until(() => runner.started === 1);
+    const call: CallContext = { method: 'stop_db', kind: 'call', msgId: 'm', context: {}, log: logs.log, signal: new AbortController().signal };
+    await operations.stopDb({ doNotStartOnReboot: false }, call);
+    expect(order).toEqual(['node stopped, backup running: null']);
+    expect(((await first) as Error).message).toBe('backup b-del aborted: stop_db: the node is being stopped (instance delete, reboot or resize)');
+    expect(updates.map((u) => [u.backupId, u.state])).toEqual([['b-del', 'BUILDING'], ['b-del', 'FAILED']]);
+    expect(await readdir(stagingRoot(dir))).toEqual([]);
+    // Not a shutdown: the node's next backup starts.
+    const next = cast('b-next').catch((e: unknown) => e);
+    await until(() => runner.started === 2);
+    expect(slot.running).toBe('b-next');
+    expect(await slot.close('end of test', 5000)).toBe('aborted');
+    await next;
   });
 
   it('the RPC server\'s own abort (grace period over) stops the backup the same way', async () => {

@@ -30,7 +30,7 @@ class FakeNode implements ConfigurableNode {
   }
 }
 
-function setup() {
+function setup(joinedCluster?: string | null) {
   const dir = mkdtempSync(join(tmpdir(), 'k2h-config-'));
   const stateDir = join(dir, 'state');
   const mountPoint = join(dir, 'data');
@@ -51,6 +51,7 @@ function setup() {
     role: 'server',
     iniPath,
     mountPoint,
+    ...(joinedCluster === undefined ? {} : { joinedCluster: async () => joinedCluster }),
     log,
   });
   let restartingDuring = false;
@@ -94,6 +95,25 @@ describe('update_overrides', () => {
     await invoke(t.byName.get('update_overrides'), { overrides: { 'k2hdkc-maxthread': 8 } });
     await expect(invoke(t.byName.get('update_overrides'), { overrides: { 'k2hdkc-maxthread': 5000 } })).rejects.toBeInstanceOf(InvalidArgumentsError);
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ 'k2hdkc-maxthread': 8 });
+  });
+});
+
+describe('update_overrides naming a K2HDKC cluster', () => {
+  it('refuses another cluster than the one the node joined, keeping the previous set; its own (any case) is kept', async () => {
+    const t = setup('prod-a');
+    const file = join(t.stateDir, 'overrides.json');
+    await invoke(t.byName.get('update_overrides'), { overrides: { 'k2hdkc-maxthread': 8 } });
+    const error = await invoke(t.byName.get('update_overrides'), { overrides: { 'cluster-name': 'prod-b', 'k2hdkc-maxthread': 9 } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NotSupportedError);
+    expect((error as Error).message).toMatch(/^The 'configuration attach\/set with cluster-name "prod-b": this node is a member of K2HDKC cluster "prod-a", and a node joins its cluster at instance create only/);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ 'k2hdkc-maxthread': 8 });
+    await invoke(t.byName.get('update_overrides'), { overrides: { 'cluster-name': 'Prod-A', 'k2hdkc-maxthread': 9 } });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ 'cluster-name': 'Prod-A', 'k2hdkc-maxthread': 9 });
+  });
+
+  it('takes any cluster-name before prepare (no cluster joined yet)', async () => {
+    const t = setup(null);
+    expect(await invoke(t.byName.get('update_overrides'), { overrides: { 'cluster-name': 'any' } })).toBeNull();
   });
 });
 
