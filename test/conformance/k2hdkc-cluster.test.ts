@@ -1,8 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProvisionResult } from '../../src/k2hr3/provision';
 import { K2hr3Double } from '../doubles/k2hr3';
@@ -14,6 +12,7 @@ import { useConformanceEnv, type Guest } from './helpers/env';
 import { chmpxPorts, k2hdkcNodeOptions, killDaemons, prepareKwargs, processAlive, provisionCluster, statusRowBecomes } from './helpers/k2hdkc-node';
 import { waitFor } from './helpers/poll';
 import { waitForConsumer } from './helpers/rabbit';
+import { StandaloneAgent } from './helpers/standalone-agent';
 
 // Issue 3 acceptance 2 and 5: a K2HDKC cluster whose members Trove's own client prepares
 // (cluster_config), a fourth member joining and one leaving while every node follows K2HR3
@@ -48,43 +47,6 @@ const iniOf = (n: Node): string => readFileSync(path.join(n.dir, 'k2hdkc.ini'), 
 const serversIn = (n: Node): string[] => nodes(iniOf(n), 'SVRNODE').map((s) => s.name).sort();
 const slavesIn = (n: Node): string[] => nodes(iniOf(n), 'SLVNODE').map((s) => s.name).sort();
 const pidOf = (n: Node, name: 'chmpx' | 'k2hdkc'): number => Number(readFileSync(path.join(n.dir, 'run', `${name}.pid`), 'utf8'));
-
-/** The agent in standalone mode (no Trove, no RabbitMQ): `k2hdkc-trove-agent --standalone`. */
-class StandaloneAgent {
-  readonly lines: Record<string, unknown>[] = [];
-  private readonly proc: ChildProcess;
-  private readonly exited: Promise<number | null>;
-
-  /** `launch`: the command line of `node AGENT_BIN ...` as it runs on the node (env.inNode). */
-  constructor(launch: { command: string; args: string[] }, logFile: string) {
-    const out = createWriteStream(logFile, { flags: 'a' });
-    this.proc = spawn(launch.command, launch.args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO_ROOT });
-    createInterface({ input: this.proc.stdout! }).on('line', (line) => {
-      out.write(`${line}\n`);
-      try {
-        this.lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        // not JSON: kept in the file only
-      }
-    });
-    this.proc.stderr!.on('data', (chunk: Buffer) => out.write(chunk));
-    this.exited = new Promise((resolve) => this.proc.on('exit', (code) => resolve(code)));
-  }
-
-  get running(): boolean {
-    return this.proc.exitCode === null && this.proc.signalCode === null;
-  }
-
-  /** SIGTERM, then SIGKILL after 10 s. */
-  async stop(): Promise<number | null> {
-    if (!this.running) return this.exited;
-    this.proc.kill('SIGTERM');
-    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 10_000);
-    const code = await this.exited;
-    clearTimeout(timer);
-    return code;
-  }
-}
 
 const env = useConformanceEnv({ conductor: true });
 

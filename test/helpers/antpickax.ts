@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
-// Which chmpx / k2hdkc / k2hlinetool the K2HDKC tests run: the spec stand-ins of
+// Which chmpx / k2hdkc / k2hlinetool / k2hdkclinetool the K2HDKC tests run: the spec stand-ins of
 // test/doubles/chmpx/, or, with K2HDKC_TROVE_ANTPICKAX_BIN=<dir> (e.g. /usr/bin), the AntPickax
 // programs installed there, so an operator can validate a release against the real daemons.
 
@@ -13,7 +13,7 @@ export const ANTPICKAX_BIN: string | undefined = process.env.K2HDKC_TROVE_ANTPIC
 /** True when the tests run the real programs (skip checks of the stand-ins' own data format). */
 export const REAL_ANTPICKAX = ANTPICKAX_BIN !== undefined;
 
-export type AntpickaxProgram = 'chmpx' | 'k2hdkc' | 'k2hlinetool';
+export type AntpickaxProgram = 'chmpx' | 'k2hdkc' | 'k2hlinetool' | 'k2hdkclinetool';
 
 /** The path of `program`: under K2HDKC_TROVE_ANTPICKAX_BIN when set, else the stand-in. */
 export function antpickaxProgram(program: AntpickaxProgram): string {

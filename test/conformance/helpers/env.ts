@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
@@ -11,6 +11,11 @@ import { deleteQueues, TRANSPORT_URL } from './rabbit';
 import { TroveHarness } from './trove-harness';
 
 export const CONTROL_EXCHANGE = 'trove';
+
+/** Where the AntPickax programs keep their files on a VM (the template's K2HFILE lives below it). */
+const ANTPICKAX_DIR = '/var/lib/antpickax';
+/** Binds a VM's own directory over /var/lib/antpickax inside a private mount namespace, then execs. */
+const VM_EXEC = path.resolve(__dirname, '../../e2e/helpers/vm-exec.sh');
 
 export interface Guest {
   readonly id: string;
@@ -43,6 +48,7 @@ export class ConformanceEnv {
   private readonly guests: Guest[] = [];
   private nodeNetwork: NodeNetwork | null = null;
   private readonly guestNodes = new Map<string, NetNode>();
+  private readonly guestDataDirs = new Map<string, string>();
 
   /** The Trove harness process; exists from start() on. */
   get harness(): TroveHarness {
@@ -72,6 +78,12 @@ export class ConformanceEnv {
     id?: string;
     /** The instance's project (Keystone project id); default one of its own. */
     tenantId?: string;
+    /**
+     * A node's own /var/lib/antpickax (a host directory, bound there in the node's own mount
+     * namespace, as the e2e hypervisor does for a VM): the template's fixed K2HFILE and chmpx's
+     * files are then the node's own. Needs a `local_address`.
+     */
+    antpickaxDir?: string;
   }): Promise<Guest> {
     const id = options.id ?? randomUUID();
     const tenantId = options.tenantId ?? `tenant-${id.slice(0, 8)}`;
@@ -93,6 +105,11 @@ export class ConformanceEnv {
     const address = options.k2hdkc?.['local_address'];
     if (address !== undefined && address !== '127.0.0.1') {
       this.guestNodes.set(id, await this.node(address, Object.values(options.k2hdkc ?? {}).join('\n')));
+    }
+    if (options.antpickaxDir !== undefined) {
+      if (!this.guestNodes.has(id)) throw new Error('antpickaxDir needs a node of its own (a local_address)');
+      mkdirSync(options.antpickaxDir, { recursive: true });
+      this.guestDataDirs.set(id, options.antpickaxDir);
     }
     return guest;
   }
@@ -125,7 +142,12 @@ export class ConformanceEnv {
       const missing = loopbackUrlPorts(text);
       if (missing.length > 0) void Promise.all(missing.map((p) => this.nodeNetwork?.forward(p))).catch((error: unknown) => process.stderr.write(`conformance: ${String(error)}\n`));
     }
-    const agent = new AgentProcess(guest.files, node === undefined ? undefined : (cmd, args) => node.command(cmd, args));
+    const dataDir = this.guestDataDirs.get(guest.id);
+    // The bind target must exist on the host; inside the node it is the node's own directory.
+    if (dataDir !== undefined) mkdirSync(ANTPICKAX_DIR, { recursive: true });
+    const inNode = (cmd: string, args: string[]): { command: string; args: string[] } =>
+      node === undefined ? { command: cmd, args } : dataDir === undefined ? node.command(cmd, args) : node.command('unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', VM_EXEC, dataDir, '0', cmd, ...args]);
+    const agent = new AgentProcess(guest.files, node === undefined ? undefined : inNode);
     this.agents.push(agent);
     return agent;
   }

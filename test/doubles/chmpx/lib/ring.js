@@ -39,6 +39,8 @@ class NodeState {
     this.timer = undefined;
     /** Set by the peering: whether this node joins an existing ring (true) or forms its own, and the keys to merge. */
     this.joinPlan = () => ({ join: false, keys: 0 });
+    /** Set by chmpx: a joining server's data pull, run as its [ADD] merge ends. */
+    this.mergeIn = async () => undefined;
   }
 
   set(patch) {
@@ -75,7 +77,16 @@ class NodeState {
 
   complete() {
     if (this.s.action === 'n/a') return;
-    this.set({ ring: this.s.action === 'ADD' ? 'SERVICE IN' : 'SERVICE OUT', action: 'n/a', operate: 'Nothing' });
+    if (this.s.action !== 'ADD') {
+      this.set({ ring: 'SERVICE OUT', action: 'n/a', operate: 'Nothing' });
+      return;
+    }
+    // A join's data arrives before the node's hash is enabled, so a read never misses it.
+    this.mergeIn()
+      .catch((err) => this.log(`merge failed: ${err.message}`))
+      .then(() => {
+        if (this.s.action === 'ADD') this.set({ ring: 'SERVICE IN', action: 'n/a', operate: 'Nothing' });
+      });
   }
 
   /** A join by automerge: Pending, then a Doing phase scaled by the data the ring holds. */
