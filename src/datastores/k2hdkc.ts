@@ -33,7 +33,16 @@ export function wireK2hdkcDatastore({ config, conductor, beatNow, log }: Datasto
     methods: {
       node: { operations: datastore, beatNow },
       prepareGuard: datastore.guard,
-      volume: { volume, devicePath: agent.devicePath, mountPoint: agent.mountPoint },
+      volume: {
+        volume,
+        devicePath: agent.devicePath,
+        mountPoint: agent.mountPoint,
+        // After a failed offline resize_fs (Trove stopped the node before): up again, heartbeat at once.
+        restartNode: async (call) => {
+          await datastore.restart(call);
+          await beatNow();
+        },
+      },
       configuration: {
         configuration,
         stateDir: agent.stateDir,
