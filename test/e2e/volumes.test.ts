@@ -4,7 +4,6 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { K2hr3Provisioner } from '../../src/k2hr3/provision';
-import { volumeBackingFile } from '../doubles/openstack-compute/state';
 import { DBAAS_TEMPLATE, FAST } from '../integration/k2hr3/helpers';
 import { ControlPlane } from './helpers/control-plane';
 import { REPO_ROOT, VOLUME_MOUNT_POINT, vmPath, type Vm } from './helpers/hypervisor';
@@ -189,7 +188,8 @@ describe('a K2HDKC instance on a real block device', () => {
       await cli.ok(demo, ['database', 'instance', 'resize', 'volume', instanceId, '3']);
       // Trove recorded 3 GB once cinder had it; the fault tells the user the filesystem did not follow.
       const view = await untilSettled(3, (v) => (v.fault?.message ?? '').includes('resize_fs'), true);
-      const fault = view.fault?.message ?? '';
+      // Trove wraps the fault text over lines (and keeps 255 characters of it).
+      const fault = (view.fault?.message ?? '').replace(/\s+/g, ' ');
       expect(fault).toContain('An error occurred communicating with the guest'); // Trove's GuestError
       expect(fault).toContain('resize_fs (offline) failed (old filesystem mounted again, node restarted)');
       expect(fault).toContain('Could not resize /dev/vdb');
@@ -205,13 +205,4 @@ describe('a K2HDKC instance on a real block device', () => {
     expect(shown['volume']).toBe(3);
     expect(String(shown['status'])).toBe('ACTIVE');
   }), 240_000);
-
-  it('instance delete: the VM powers off and its loop device goes back to the host', step(async () => {
-    const file = volumeBackingFile(plane.cloudDir, volumeId());
-    const attached = async (): Promise<string[]> => (await loopsOfRun()).filter((line) => line.includes(file));
-    expect(await attached()).toHaveLength(1);
-    await plane.userCli!.ok(plane.keystone!.demo, ['database', 'instance', 'delete', instanceId]);
-    await until(`instance ${instanceId} deleted`, async () => ((await rest.instance(token, project, instanceId)) === null ? true : undefined), 90_000);
-    await until('the loop device detached', async () => ((await attached()).length === 0 ? true : undefined), 30_000);
-  }), 120_000);
 });
