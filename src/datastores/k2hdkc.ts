@@ -35,7 +35,16 @@ export function wireK2hdkcDatastore({ config, conductor, beatNow, log }: Datasto
     methods: {
       node: { operations: stopDbAbortsBackup(datastore, backups, log.child({ component: 'backup', guestId: guest.guestId })), beatNow },
       prepareGuard: datastore.guard,
-      volume: { volume, devicePath: agent.devicePath, mountPoint: agent.mountPoint },
+      volume: {
+        volume,
+        devicePath: agent.devicePath,
+        mountPoint: agent.mountPoint,
+        // After a failed offline resize_fs (Trove stopped the node before): up again, heartbeat at once.
+        restartNode: async (call) => {
+          await datastore.restart(call);
+          await beatNow();
+        },
+      },
       configuration: {
         configuration,
         stateDir: agent.stateDir,

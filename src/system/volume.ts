@@ -33,7 +33,21 @@ export interface VolumeOptions {
   readonly commands?: Partial<VolumeCommands>;
   /** Per command; default 120 s (mkfs and e2fsck of a large volume take a while). */
   readonly timeoutMs?: number;
+  /** How sizes are read (tests replace them); default statfs and the block device's sysfs size. */
+  readonly sizes?: Partial<VolumeSizes>;
 }
+
+/** Sizes in bytes: of the filesystem mounted at a path (statfs), and of a device (or image file). */
+export interface VolumeSizes {
+  filesystemBytes(mountPoint: string): Promise<number>;
+  deviceBytes(device: string): Promise<number>;
+}
+
+/**
+ * An ext4 filesystem's statfs total leaves out its own metadata (inode tables, journal): a few
+ * percent. Below this share of the device after a resize, the filesystem did not grow.
+ */
+const GROWN_SHARE = 0.9;
 
 const DEFAULT_COMMANDS: VolumeCommands = {
   blkid: 'blkid',
@@ -62,6 +76,7 @@ export class Volume {
   private readonly owner: { readonly user: string; readonly group: string } | undefined;
   private readonly cmd: VolumeCommands;
   private readonly timeoutMs: number;
+  private readonly sizes: VolumeSizes;
 
   constructor(options: VolumeOptions) {
     this.runner = options.runner;
@@ -73,6 +88,7 @@ export class Volume {
     this.owner = options.owner;
     this.cmd = { ...DEFAULT_COMMANDS, ...options.commands };
     this.timeoutMs = options.timeoutMs ?? 120_000;
+    this.sizes = { filesystemBytes, deviceBytes, ...options.sizes };
     for (const part of this.owner ? [this.owner.user, this.owner.group] : []) {
       if (!OWNER_PART.test(part)) throw new VolumeError(`Invalid volume owner '${part}'`);
     }
@@ -143,8 +159,11 @@ export class Volume {
   }
 
   /**
-   * Grows the filesystem to the device's size. Online: resize2fs while mounted at `mountPoint`.
-   * Offline (Trove unmounts first, spec §7.4): e2fsck -f then resize2fs on the unmounted device.
+   * Grows the filesystem to the device's size. Online: resize2fs while mounted at `mountPoint`,
+   * then statfs must show it grown (a kernel can leave it as it was while resize2fs reports
+   * success). Offline (Trove unmounts first, spec §7.4): e2fsck -f then resize2fs on the
+   * unmounted device; like Trove's own guest, a filesystem found mounted there again (an OS
+   * mounting fstab entries on attach) is unmounted first.
    */
   async resize(device: string, mountPoint: string, online: boolean): Promise<void> {
     const mounted = await this.mountAt(mountPoint);
@@ -152,15 +171,27 @@ export class Volume {
       if (!mounted || !(await sameDevice(mounted, device))) {
         throw new VolumeError(`Online resize needs ${device} mounted at ${mountPoint}`);
       }
+      const before = await this.sizes.filesystemBytes(mountPoint);
+      await this.exec(`resize ${device} online`, this.cmd.resize2fs, [device]);
+      await this.verifyGrown(device, mountPoint, before);
     } else {
-      if (mounted && (await sameDevice(mounted, device))) {
-        throw new VolumeError(`Offline resize needs ${device} unmounted, but it is mounted at ${mountPoint}`);
-      }
+      if (mounted && (await sameDevice(mounted, device))) await this.unmount(mountPoint);
       // -p repairs what is safe without asking; exit 1 (errors corrected) is not a failure, 4+ is.
       await this.exec(`check ${device}`, this.cmd.e2fsck, ['-f', '-p', device], [0, 1]);
+      await this.exec(`resize ${device}`, this.cmd.resize2fs, [device]);
     }
-    await this.exec(`resize ${device}`, this.cmd.resize2fs, [device]);
     this.log.info({ device, mountPoint, online }, 'filesystem resized');
+  }
+
+  /** After an online resize: the mounted filesystem must fill the device, else VolumeError with both sizes. */
+  private async verifyGrown(device: string, mountPoint: string, beforeBytes: number): Promise<void> {
+    const [after, deviceSize] = await Promise.all([this.sizes.filesystemBytes(mountPoint), this.sizes.deviceBytes(device)]);
+    if (after >= deviceSize * GROWN_SHARE) return;
+    throw new VolumeError(
+      `Online resize of ${device} did not grow the filesystem at ${mountPoint}: resize2fs exited 0, but it is ` +
+        `${gib(after)} (was ${gib(beforeBytes)}) on a ${gib(deviceSize)} device. Resize it offline ` +
+        '(trove.conf [DEFAULT] online_volume_resize = False)',
+    );
   }
 
   /** blkid's low-level probe (-p: no cache) as KEY=VALUE pairs; empty when the device holds no signature. */
@@ -190,6 +221,31 @@ export class Volume {
       const reason = cause instanceof CommandError ? cause.message : String(cause);
       throw new VolumeError(`Could not ${what}: ${reason}`, { cause });
     }
+  }
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+async function filesystemBytes(mountPoint: string): Promise<number> {
+  try {
+    const st = await fs.statfs(mountPoint);
+    return st.blocks * st.bsize;
+  } catch (cause) {
+    throw new VolumeError(`Could not statfs ${mountPoint}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** A block device's size from sysfs (512-byte sectors); an image file's own size. */
+async function deviceBytes(device: string): Promise<number> {
+  try {
+    const st = await fs.stat(device);
+    if (!st.isBlockDevice()) return st.size;
+    const sectors = await fs.readFile(`/sys/dev/block/${major(st.rdev)}:${minor(st.rdev)}/size`, 'utf8');
+    return Number(sectors.trim()) * 512;
+  } catch (cause) {
+    throw new VolumeError(`Could not read the size of ${device}: ${(cause as Error).message}`, { cause });
   }
 }
 

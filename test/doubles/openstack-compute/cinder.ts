@@ -1,11 +1,23 @@
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, badRequest, notFound, objectBody, optionalString, who } from './http';
-import { now, type CloudState, type VolumeRecord } from './state';
+import { now, volumeBackingFile, type CloudState, type VolumeRecord } from './state';
 
 const DEFAULT_TYPE = { id: '7b4d1a5e-0000-4000-8000-0000000000d1', name: '__DEFAULT__', description: 'Default Volume Type', is_public: true, extra_specs: {}, qos_specs_id: null, 'os-volume-type-access:is_public': true };
 const AZ = 'nova';
 const MAX_GB = 1000;
+
+const GIB = 1024 ** 3;
+
+/** Creates (or grows) the sparse backing file to `sizeGb`; never shrinks it. */
+function sizeBackingFile(state: CloudState, volumeId: string, sizeGb: number): void {
+  const file = volumeBackingFile(state.cloudDir, volumeId);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, '', { flag: 'a', mode: 0o600 });
+  truncateSync(file, sizeGb * GIB);
+}
 
 /** What nova does to a volume it attaches (block device mapping or os-volume_attachments). */
 export function attachVolume(state: CloudState, volumeId: string, serverId: string, device: string): void {
@@ -92,6 +104,7 @@ export function registerCinder(scope: FastifyInstance, state: CloudState, baseUr
       created_at: now(), updated_at: now(), user_id: who(req).userId, tenant_id: project(req),
       metadata: (spec['metadata'] as Record<string, string> | undefined) ?? {},
     };
+    sizeBackingFile(state, record.id, size);
     state.saveVolume(record);
     return reply.code(202).send({ volume: view(record) });
   });
@@ -109,6 +122,8 @@ export function registerCinder(scope: FastifyInstance, state: CloudState, baseUr
       const size = Number(extend.new_size);
       if (!Number.isInteger(size) || size <= volume.size) throw badRequest(`Invalid input received: New size for extend must be greater than current size. (current: ${volume.size}, extended: ${String(extend.new_size)}).`);
       if (volume.status !== 'available') throw badRequest(`Invalid volume: Volume ${volume.id} status must be available to extend, but current status is: ${volume.status}.`);
+      // The storage grows first: a record saying 2 GB over a 1 GB file would be a lie.
+      sizeBackingFile(state, volume.id, size);
       volume.size = size;
       state.saveVolume(volume);
       return reply.code(202).send();

@@ -163,6 +163,15 @@ export function now(): string {
   return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
+/**
+ * A volume's storage, as a file-backed cinder backend keeps it: a sparse file of the volume's
+ * size beside its record (`volumes/<id>.img`). The e2e hypervisor attaches it to the VM as a
+ * loop device and, after an extend, makes the VM see the new size (`losetup -c`).
+ */
+export function volumeBackingFile(cloudDir: string, volumeId: string): string {
+  return path.join(cloudDir, 'volumes', `${volumeId}.img`);
+}
+
 function writeJson(file: string, value: unknown): void {
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(`${file}.tmp`, JSON.stringify(value, null, 1), { mode: 0o600 });
@@ -212,6 +221,7 @@ export class CloudState {
   dropVolume(id: string): void {
     this.volumes.delete(id);
     rmSync(path.join(this.cloudDir, 'volumes', `${id}.json`), { force: true });
+    rmSync(volumeBackingFile(this.cloudDir, id), { force: true });
   }
 
   /** The hypervisor's word on a server: BUILD until it booted the VM. */

@@ -50,6 +50,8 @@ export interface ControlPlaneOptions {
    * `detach` render it in trove-api); removed at stop only when this run put it there.
    */
   readonly systemTemplates?: boolean;
+  /** identity `keystone` only: each volume a real block device in its VM, managed by the agent (hypervisor.ts). */
+  readonly blockVolumes?: boolean;
 }
 
 /** Trove's default template_path, where install.py --system puts the config template. */
@@ -175,7 +177,7 @@ export class ControlPlane {
     // API and services are reached only through the broker.
     const forward = [5672, Number(new URL(k2hr3Url).port), Number(new URL(this.swift.url).port), Number(new URL(this.identityUrl).port)];
     this.network = await NodeNetwork.create({ forward });
-    this.hypervisor = new Hypervisor(this.cloudDir, { ...process.env, NODE_OPTIONS: '' }, this.network);
+    this.hypervisor = new Hypervisor(this.cloudDir, { ...process.env, NODE_OPTIONS: '' }, this.network, { blockVolumes: this.options.blockVolumes === true });
     this.hypervisor.start();
     this.cli = new OpenStackCli(this.apiUrl, (line) => this.transcript.push(line));
     await waitFor('trove-api to answer', async () => {

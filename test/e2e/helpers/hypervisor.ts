@@ -2,6 +2,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFile
 import path from 'node:path';
 import { antpickaxProgram } from '../../helpers/antpickax';
 import type { NodeNetwork } from '../../helpers/netns';
+import { volumeBackingFile } from '../../doubles/openstack-compute/state';
+import { attachLoop, detachLoop, refreshLoop, releaseStaleLoops, type LoopDevice } from './loop-devices';
 import { startProcess, stopProcess, type Managed } from './processes';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
@@ -38,6 +40,18 @@ export interface Vm {
   /** The host directory that is /var/lib/antpickax inside the VM. */
   readonly imageDataDir: string;
   readonly agent: Managed;
+  /** With `blockVolumes`: the loop device that is the VM's disk, and where the VM sees it. */
+  readonly disk?: { readonly loop: LoopDevice; readonly devicePath: string };
+}
+
+export interface HypervisorOptions {
+  /**
+   * Each cinder volume is a real block device in the VM (a loop device over the compute
+   * double's backing file, at the attachment's device path) and the agent formats and mounts it
+   * (`manage_volume = true`); an extend reaches the VM (`losetup -c`). Default: a tmpfs of the
+   * volume's size on the mount point and `manage_volume = false`.
+   */
+  readonly blockVolumes?: boolean;
 }
 
 /** Trove's [k2hdkc] mount_point: the volume inside the VM. */
@@ -74,9 +88,15 @@ export class Hypervisor {
   private busy = false;
   private readonly failures: string[] = [];
 
-  constructor(private readonly cloudDir: string, private readonly agentEnv: NodeJS.ProcessEnv, private readonly network: NodeNetwork) {}
+  constructor(
+    private readonly cloudDir: string,
+    private readonly agentEnv: NodeJS.ProcessEnv,
+    private readonly network: NodeNetwork,
+    private readonly options: HypervisorOptions = {},
+  ) {}
 
   start(): void {
+    if (this.options.blockVolumes === true) void releaseStaleLoops();
     this.timer = setInterval(() => {
       if (this.busy) return;
       this.busy = true;
@@ -90,6 +110,8 @@ export class Hypervisor {
     await Promise.all([...this.vms.values()].map((vm) => stopProcess(vm.agent, 3000)));
     // Daemons that outlived their agent go with the VM's namespace.
     for (const vm of this.vms.values()) await this.network.removeNode(vm.server.address);
+    // Once nothing in a VM holds its disk, the loop device goes back to the host.
+    for (const vm of this.vms.values()) if (vm.disk !== undefined) await detachLoop(vm.disk.loop);
   }
 
   /** Errors of the poll loop (a test reports them). */
@@ -117,12 +139,16 @@ export class Hypervisor {
         if (this.power(server.id) !== 'DELETED') {
           if (vm !== undefined) await stopProcess(vm.agent, 5000);
           await this.network.removeNode(server.address);
+          if (vm?.disk !== undefined) await detachLoop(vm.disk.loop);
           this.setPower(server.id, 'DELETED');
         }
       } else if (vm === undefined && this.power(server.id) === null) {
         await this.boot(server);
       } else if (vm !== undefined && (server.power_cycles ?? 0) > this.powerCycles(server.id)) {
         await this.powerCycle(vm, server);
+      } else if (vm?.disk !== undefined) {
+        // cinder extended the volume's file: the VM's disk takes the new size.
+        await refreshLoop(vm.disk.loop);
       }
     }
   }
@@ -137,6 +163,8 @@ export class Hypervisor {
   private async powerCycle(vm: Vm, server: ServerRecord): Promise<void> {
     await stopProcess(vm.agent, 5000);
     await this.network.removeNode(server.address);
+    // The VM's mount namespace is gone with its processes; boot attaches the volume again.
+    if (vm.disk !== undefined) await detachLoop(vm.disk.loop);
     await this.boot(server);
   }
 
@@ -160,6 +188,7 @@ export class Hypervisor {
     };
     for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true, mode: 0o700 });
     const iniPath = path.join(vmDir, 'k2hdkc.ini');
+    const disk = this.options.blockVolumes === true ? await this.attachDisk(server) : undefined;
     const local = [
       '# What a real VM gets from its image and from cloud-init networking, not from Trove:',
       '# its own address and name, and where things live on its disk.',
@@ -170,8 +199,9 @@ export class Hypervisor {
       'http_port = 0',
       `state_dir = ${dirs.stateDir}`,
       `mount_point = ${VOLUME_MOUNT_POINT}`,
-      'device_path = /dev/null-e2e',
-      'manage_volume = false',
+      ...(disk === undefined
+        ? ['device_path = /dev/null-e2e', 'manage_volume = false']
+        : [`device_path = ${disk.devicePath}`, 'manage_volume = true']),
       'raise_mqueue = false',
       'process_manager = supervisor',
       `chmpx_path = ${antpickaxProgram('chmpx')}`,
@@ -193,6 +223,7 @@ export class Hypervisor {
     const node = await this.network.addNode(server.address);
     const { command, args } = node.command('unshare', [
       '--mount', '--propagation', 'private', '--', '/bin/sh', VM_EXEC, dirs.imageDataDir, String(this.volumeSize(server)),
+      ...(disk === undefined ? [] : ['--block', disk.devicePath, disk.loop.majorMinor, path.join(vmDir, 'disk-scratch')]),
       process.execPath, AGENT_BIN, '--config-dir', confDir,
     ]);
     const agent = startProcess(`agent ${server.address}`, command, args, {
@@ -200,8 +231,17 @@ export class Hypervisor {
       env: this.agentEnv,
       logPath: path.join(vmDir, 'agent.log'),
     });
-    this.vms.set(server.id, { server, instanceId, confDir, iniPath, ...dirs, agent });
+    this.vms.set(server.id, { server, instanceId, confDir, iniPath, ...dirs, agent, ...(disk === undefined ? {} : { disk }) });
     this.setPower(server.id, 'ACTIVE', server.power_cycles ?? 0);
+  }
+
+  /** The server's first volume as a loop device, and the device path nova attached it at (Trove's device_path). */
+  private async attachDisk(server: ServerRecord): Promise<Vm['disk']> {
+    const id = server.volumes[0];
+    if (id === undefined) return undefined;
+    const record = JSON.parse(readFileSync(path.join(this.cloudDir, 'volumes', `${id}.json`), 'utf8')) as { attachments?: Array<{ device?: string }> };
+    const loop = await attachLoop(volumeBackingFile(this.cloudDir, id));
+    return { loop, devicePath: record.attachments?.[0]?.device ?? '/dev/vdb' };
   }
 
   /** The size (GB) of the server's first volume, as the fake cinder recorded it; 0 = none. */

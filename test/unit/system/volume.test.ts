@@ -87,6 +87,36 @@ describe('Volume on plain image files (no loop device needed)', () => {
   });
 });
 
+describe('Volume online resize checks the result (statfs)', () => {
+  const mountPoint = join(dir, 'fake-mnt');
+  const fakeDevice = join(dir, 'fake-device');
+  const mountinfo = join(dir, 'fake-mountinfo');
+  const GiB = 1024 ** 3;
+
+  function checked(fsBytes: number[], deviceBytes: number): Volume {
+    writeFileSync(mountinfo, `36 25 7:9 / ${mountPoint} rw,relatime - ext4 ${fakeDevice} rw\n`);
+    const log = createLogger({ level: 'silent' });
+    // resize2fs "succeeds" (exit 0): the kernel's answer is what statfs shows afterwards.
+    return new Volume({
+      runner: createCommandRunner(), log, fstabPath: fstab, mountinfoPath: mountinfo, commands: { resize2fs: 'true' },
+      sizes: { filesystemBytes: async () => fsBytes.shift() ?? 0, deviceBytes: async () => deviceBytes },
+    });
+  }
+
+  it('fails naming both sizes when resize2fs exits 0 but the filesystem kept its size', async () => {
+    const error = await checked([0.95 * GiB, 0.95 * GiB], 2 * GiB).resize(fakeDevice, mountPoint, true).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VolumeError);
+    expect(String((error as Error).message)).toBe(
+      `Online resize of ${fakeDevice} did not grow the filesystem at ${mountPoint}: resize2fs exited 0, but it is 0.95 GiB ` +
+        '(was 0.95 GiB) on a 2.00 GiB device. Resize it offline (trove.conf [DEFAULT] online_volume_resize = False)',
+    );
+  });
+
+  it('accepts a filesystem that now fills the device (less its own metadata)', async () => {
+    await expect(checked([0.95 * GiB, 1.93 * GiB], 2 * GiB).resize(fakeDevice, mountPoint, true)).resolves.toBeUndefined();
+  });
+});
+
 describe('Volume on a loop device', () => {
   const mountPoint = join(dir, 'mnt', 'k2hdkc');
 
@@ -134,7 +164,10 @@ describe('Volume on a loop device', () => {
       // This sandbox drops CAP_SYS_RESOURCE: resize2fs gets EPERM from the kernel.
       await expect(volume().resize(device, mountPoint, true)).rejects.toThrow(/Could not resize .*Permission denied/);
     }
-    await expect(volume().resize(device, mountPoint, false)).rejects.toThrow(/Offline resize needs .* unmounted/);
+    // Offline while mounted (an OS mounted the fstab entry on attach): unmounted first, as Trove's guest does.
+    await volume().resize(device, mountPoint, false);
+    expect(findMount(await readMountinfo(), mountPoint)).toBeUndefined();
+    await volume().mount(device, mountPoint);
   });
 
   it('unmounts, resizes offline (e2fsck -f, resize2fs), mounts again with the data intact', async (ctx) => {

@@ -3,7 +3,7 @@ import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NotSupportedError } from '../../../../src/errors';
+import { NotSupportedError, VolumeError } from '../../../../src/errors';
 import { volumeMethods } from '../../../../src/guest/methods/volume';
 import { createCommandRunner } from '../../../../src/system/command';
 import { Volume } from '../../../../src/system/volume';
@@ -45,6 +45,31 @@ describe('volume methods', () => {
       mountPoint: join(tmpdir(), 'k2h-not-mounted'),
     });
     expect(await method(entries, 'unmount_volume').handler({}, call('unmount_volume'))).toBeNull();
+  });
+
+  it('a failed offline resize_fs mounts the old filesystem back, restarts the node and fails naming both', async () => {
+    const done: string[] = [];
+    const volume = {
+      resize: async (device: string, _mp: string, online: boolean) => {
+        done.push(`resize ${device} online=${String(online)}`);
+        throw new VolumeError(`Could not resize ${device}: resize2fs exited 1: No space left on device`);
+      },
+      mount: async (device: string, mp: string) => void done.push(`mount ${device} ${mp}`),
+      unmount: async () => void done.push('unmount'),
+    };
+    const entries = volumeMethods({ volume, devicePath: '/dev/vdb', mountPoint: '/var/lib/antpickax/k2hdkc', restartNode: async () => void done.push('restart') });
+    const error = await Promise.resolve(method(entries, 'resize_fs').handler({ online: false }, call('resize_fs'))).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VolumeError);
+    expect((error as Error).message).toBe(
+      'resize_fs (offline) failed (old filesystem mounted again, node restarted): Could not resize /dev/vdb: resize2fs exited 1: No space left on device',
+    );
+    expect(done).toEqual(['resize /dev/vdb online=false', 'mount /dev/vdb /var/lib/antpickax/k2hdkc', 'restart']);
+
+    // Online: still mounted, the node never stopped; nothing is remounted or restarted.
+    done.length = 0;
+    const online = await Promise.resolve(method(entries, 'resize_fs').handler({ online: true }, call('resize_fs'))).catch((e: unknown) => e);
+    expect((online as Error).message).toMatch(/^resize_fs \(online\) failed; the filesystem keeps its old size: Could not resize/);
+    expect(done).toEqual(['resize /dev/vdb online=true']);
   });
 
   it('refuses every volume operation with NotSupported when the agent does not manage the volume', async () => {
