@@ -18,7 +18,7 @@ import { startHorizon, type HorizonFixture } from './horizon';
 // backup, Launch / Grow / Shrink Cluster. No K2HR3 set-up beforehand: every node provisions K2HR3
 // with the token of the user who clicked, which the K2HR3 double checks at the real Keystone.
 // Every step saves a screenshot under reports/dashboard/ (docs/images/ keeps three for the README).
-// The cluster is launched early and builds while the single-instance steps run.
+// The cluster is launched after the first instance and builds while the backup steps run.
 
 const run = promisify(execFile);
 const VERSION = '1.0.16';
@@ -231,25 +231,6 @@ describe('Trove Dashboard in headless Chromium', () => {
     expect(shown.configuration.values).toEqual({ 'k2hdkc-maxthread': MAXTHREAD });
   }), 180_000);
 
-  // Launched now, checked after the single-instance steps: its members build meanwhile.
-  it('Launch Cluster (k2hdkc, 3 members) is accepted', step(async () => {
-    await page.goto(url('project/database_clusters/'));
-    // The table action opens the form as a modal; its page is the same form (as the steps above).
-    const launch = await page.locator('a:has-text("Launch Cluster")').getAttribute('href');
-    await page.goto(url(launch!.replace(/^\//, '')));
-    await page.fill('#id_name', 'ui-cluster');
-    // trove-dashboard lists only datastores on its cluster allow-list here (the drop-in adds k2hdkc).
-    await selectByText('#id_datastore', `k2hdkc - ${VERSION}`);
-    await selectByText('select[data-switch-on="datastore"]:visible', 'k2hdkc.small');
-    await page.fill('#id_volume', '1');
-    await page.fill('#id_num_instances', '3');
-    await selectByText('#id_network', 'e2e-net');
-    await browser.screenshot('launch-cluster-form');
-    await Promise.all([page.waitForURL((u) => u.pathname === '/project/database_clusters/'), page.click('.modal-footer [type=submit]')]);
-    await untilRow('project/database_clusters/', 'ui-cluster', /Building|None/, 60_000);
-    clusterId = await idOf('clusters', 'ui-cluster');
-  }), 120_000);
-
   it('Launch Instance (k2hdkc, flavor, volume, configuration group) -> Active and HEALTHY, the group\'s value in the INI', step(async () => {
     await page.goto(url('project/databases/launch'));
     await page.fill('#id_name', 'ui-one');
@@ -271,6 +252,25 @@ describe('Trove Dashboard in headless Chromium', () => {
     // A client writes into the node's data file; the backup must carry it.
     await k2hSet(dataFileOf(vmOf(instanceId)), 'ui-key', 'ui-value');
   }), 300_000);
+
+  // Launched now, checked after the backup steps: its members build meanwhile.
+  it('Launch Cluster (k2hdkc, 3 members) is accepted', step(async () => {
+    await page.goto(url('project/database_clusters/'));
+    // The table action opens the form as a modal; its page is the same form (as the steps above).
+    const launch = await page.locator('a:has-text("Launch Cluster")').getAttribute('href');
+    await page.goto(url(launch!.replace(/^\//, '')));
+    await page.fill('#id_name', 'ui-cluster');
+    // trove-dashboard lists only datastores on its cluster allow-list here (the drop-in adds k2hdkc).
+    await selectByText('#id_datastore', `k2hdkc - ${VERSION}`);
+    await selectByText('select[data-switch-on="datastore"]:visible', 'k2hdkc.small');
+    await page.fill('#id_volume', '1');
+    await page.fill('#id_num_instances', '3');
+    await selectByText('#id_network', 'e2e-net');
+    await browser.screenshot('launch-cluster-form');
+    await Promise.all([page.waitForURL((u) => u.pathname === '/project/database_clusters/'), page.click('.modal-footer [type=submit]')]);
+    await untilRow('project/database_clusters/', 'ui-cluster', /Building|None/, 60_000);
+    clusterId = await idOf('clusters', 'ui-cluster');
+  }), 120_000);
 
   let restored = '';
   it('Create Backup -> Completed; Launch from the backup -> Active with the data', step(async () => {
