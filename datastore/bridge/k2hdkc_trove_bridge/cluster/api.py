@@ -270,13 +270,27 @@ class K2hdkcCluster(models.Cluster):
         raise _bad_request('Upgrading a k2hdkc cluster is not supported.')
 
 
+def address_strings(ips):
+    """Trove 18's instance view lists `ip` as address strings (instance/views.py),
+    its cluster view passes the address dicts on ({'address', 'type', 'network'});
+    trove-dashboard shows a member's ip[0] as its Host, so it showed the dict."""
+    return [ip['address'] if isinstance(ip, dict) else ip for ip in ips]
+
+
+def member_views(instances, ip_list):
+    for instance in instances:
+        if 'ip' in instance:
+            instance['ip'] = address_strings(instance['ip'])
+    return instances, address_strings(ip_list)
+
+
 class K2hdkcClusterView(ClusterView):
 
     def build_instances(self):
-        return self._build_instances([MEMBER], [MEMBER])
+        return member_views(*self._build_instances([MEMBER], [MEMBER]))
 
 
 class K2hdkcMgmtClusterView(MgmtClusterView):
 
     def build_instances(self):
-        return self._build_instances([MEMBER], [MEMBER])
+        return member_views(*self._build_instances([MEMBER], [MEMBER]))
