@@ -31,8 +31,16 @@ export interface TokenProjectOptions {
   readonly endpointType?: string;
   /** The context's project id: the token must be scoped to it. */
   readonly expectedProjectId: string | null;
-  /** Default 5 000 ms: prepare waits on this before anything else happens. */
+  /** Default 5 000 ms per request: prepare waits on this before anything else happens. */
   readonly timeoutMs?: number;
+  /**
+   * Requests made while Keystone cannot be reached, times out or answers 5xx (default 3): a
+   * busy Keystone (one answer takes seconds while many nodes of a cluster ask at once) must not
+   * fail a prepare that a second request would carry.
+   */
+  readonly attempts?: number;
+  /** Pause between those requests (default 1 000 ms). */
+  readonly retryDelayMs?: number;
   /** Source address (the node's K2HR3 address). */
   readonly localAddress?: string;
   readonly signal?: AbortSignal;
@@ -54,8 +62,24 @@ export function identityUrl(options: Pick<TokenProjectOptions, 'serviceCatalog' 
   return keystoneV3Url(url);
 }
 
-/** Asks Keystone which project `token` is scoped to. Throws KeystoneError; never logs the token. */
+/**
+ * Asks Keystone which project `token` is scoped to, again after a transient failure
+ * (`attempts`). Throws KeystoneError; never logs the token.
+ */
 export async function lookupTokenProject(token: string, options: TokenProjectOptions): Promise<TokenProject> {
+  const attempts = Math.max(1, options.attempts ?? 3);
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await lookupOnce(token, options);
+    } catch (error) {
+      if (!(error instanceof KeystoneError) || error.kind !== 'unavailable' || attempt >= attempts || options.signal?.aborted) throw error;
+      options.log?.warn({ attempt, attempts, reason: error.message }, 'Keystone did not answer the project lookup; asking again');
+      await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs ?? 1000));
+    }
+  }
+}
+
+async function lookupOnce(token: string, options: TokenProjectOptions): Promise<TokenProject> {
   const url = `${identityUrl(options)}/auth/tokens`;
   const endpoint = `GET ${url}`;
   const agentOptions = { keepAlive: false, ...(options.localAddress ? { localAddress: options.localAddress } : {}) };

@@ -290,6 +290,13 @@ def main():
             {'flavorRef': 'https://nova/v2/flavors/9',
              'volume': {'size': 2, 'type': 'ssd'}, 'name': 'x',
              'availability_zone': 'az1', 'ignored': True}])
+        # trove-dashboard's and the CLI's nics (`net-id`) as Trove's checks read them.
+        out['network_nics'] = bridge_api.network_nics([
+            {'net-id': 'n1'}, {'network_id': 'n2', 'net-id': 'n3'},
+            {'subnet_id': 's1'}])
+        out['address_strings'] = bridge_api.address_strings(
+            [{'address': '10.0.0.5', 'type': 'private', 'network': 'n1'},
+             '10.0.0.6'])
         try:
             bridge_api.grow_request([{'name': 'no-flavor'}])
             out['grow_request_error'] = None

@@ -192,6 +192,8 @@ interface ClusterRun {
   names: string[];
   grow_request: Record<string, unknown>[];
   grow_request_error: string | null;
+  network_nics: Record<string, unknown>[];
+  address_strings: string[];
 }
 
 // The strategies on this registered database, through Trove's own loaders, models and RPC
@@ -251,5 +253,8 @@ describe('cluster strategies with Trove 18 models', () => {
     expect(run.grow_request).toEqual([{ flavor_id: '9', volume_size: 2, volume_type: 'ssd', name: 'x', availability_zone: 'az1' }]);
     expect(run.grow_request_error).toBe('Every new member needs a flavorRef.');
     expect(run.names).toEqual(['c1-member-2', 'own', 'c1-member-4']);
+    expect(run.network_nics).toEqual([{ network_id: 'n1' }, { network_id: 'n2' }, { subnet_id: 's1' }]);
+    // The cluster view lists member addresses as strings, as Trove's instance view does.
+    expect(run.address_strings).toEqual(['10.0.0.5', '10.0.0.6']);
   });
 });

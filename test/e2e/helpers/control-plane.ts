@@ -90,7 +90,8 @@ export class ControlPlane {
   readonly bridgeSite: string;
   readonly templatesDir: string;
   readonly vhost = `k2hdkc-e2e-${process.pid}-${randomUUID().slice(0, 8)}`;
-  readonly k2hr3: K2hr3Double;
+  /** With identity `keystone` it is replaced at start() by one that checks tokens at that Keystone. */
+  k2hr3: K2hr3Double;
   /**
    * The identity endpoint of the catalog the fake auth filter hands out: the agent asks it for
    * the project name of the user's token when it self-provisions K2HR3 (src/keystone).
@@ -197,8 +198,12 @@ export class ControlPlane {
    * database, object-store, compute, volumev3, network, image.
    */
   private async startKeystoneCloud(): Promise<[number, string]> {
-    const [port, k2hr3Url, keystone] = await Promise.all([freePort(), this.k2hr3.start(), startKeystone(), this.createVhost()]);
+    const [port, keystone] = await Promise.all([freePort(), startKeystone(), this.createVhost()]);
     this.keystone = keystone;
+    // K2HR3 checks a user's token at Keystone, as a real K2HR3 configured for this cloud does: a
+    // node self-provisions with the token of the user who launched it (e.g. in the Dashboard).
+    this.k2hr3 = new K2hr3Double({ keystone: { ...this.options.keystone }, keystoneUrl: keystone.url });
+    const k2hr3Url = await this.k2hr3.start();
     this.apiUrl = `http://127.0.0.1:${port}`;
     const [swiftUser, novaUser, adminToken] = await Promise.all([
       keystone.addServiceUser('swift'), keystone.addServiceUser('nova'), keystone.token(keystone.admin),

@@ -123,7 +123,7 @@ describe('the project of a user token, from Keystone', () => {
   it('an unreachable Keystone: fails naming the URL', async () => {
     const gone = await rogue(() => undefined);
     await new Promise<void>((resolve) => gone.server.close(() => resolve()));
-    const error = await failure(lookupTokenProject(KEYSTONE_TOKEN, options({ serviceCatalog: null, authUrl: gone.url })));
+    const error = await failure(lookupTokenProject(KEYSTONE_TOKEN, options({ serviceCatalog: null, authUrl: gone.url, retryDelayMs: 10 })));
     expect(error.kind).toBe('unavailable');
     expect(error.message).toContain(`Keystone at ${gone.url}/v3/auth/tokens cannot be reached (ECONNREFUSED)`);
   });
@@ -131,12 +131,40 @@ describe('the project of a user token, from Keystone', () => {
   it('a Keystone that does not answer in time: unavailable', async () => {
     const silent = await rogue(() => undefined);
     try {
-      const error = await failure(lookupTokenProject(KEYSTONE_TOKEN, options({ serviceCatalog: null, authUrl: silent.url, timeoutMs: 200 })));
+      const error = await failure(lookupTokenProject(KEYSTONE_TOKEN, options({ serviceCatalog: null, authUrl: silent.url, timeoutMs: 200, retryDelayMs: 10 })));
       expect(error.kind).toBe('unavailable');
       expect(error.message).toContain(silent.url);
     } finally {
       silent.server.closeAllConnections();
       silent.server.close();
+    }
+  });
+
+  it('a Keystone that is busy (no answer in time, then 503) is asked again and its next answer counts; a refusal is not retried', async () => {
+    let calls = 0;
+    // The first request gets no answer, the second a 503, the third what Keystone says.
+    const busy = createServer((req, res) => {
+      calls += 1;
+      if (calls === 1) return;
+      if (calls === 2) return void res.writeHead(503).end();
+      void fetch(`${base}${req.url ?? ''}`, { headers: req.headers as Record<string, string> }).then(async (answer) => {
+        res.writeHead(answer.status, { 'Content-Type': 'application/json', 'X-Subject-Token': answer.headers.get('x-subject-token') ?? '' }).end(await answer.text());
+      });
+    });
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(busy.address() as AddressInfo).port}`;
+    try {
+      const project = await lookupTokenProject(KEYSTONE_TOKEN, options({ serviceCatalog: null, authUrl: url, timeoutMs: 300, retryDelayMs: 10 }));
+      expect(project.name).toBe('demo');
+      expect(calls).toBe(3);
+      // 401 is an answer, not a busy Keystone: asked once.
+      calls = 2;
+      const refused = await failure(lookupTokenProject('not-a-token', options({ serviceCatalog: null, authUrl: url, retryDelayMs: 10 })));
+      expect(refused.kind).toBe('auth');
+      expect(calls).toBe(3);
+    } finally {
+      busy.closeAllConnections();
+      busy.close();
     }
   });
 

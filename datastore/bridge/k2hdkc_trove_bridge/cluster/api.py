@@ -65,10 +65,33 @@ def resolve_image_id(context, datastore_version, image_id=None):
                                None, datastore_version.image_tags)
 
 
+def network_nics(nics):
+    """`nics` with each `net-id` renamed `network_id`, as Trove's instance API
+    does for a single instance (instance/service.py _check_nic). Trove 18's
+    cluster API passes nics on as sent, but its network check and the
+    taskmanager's port creation read `network_id` only; trove-dashboard and the
+    CLI send `net-id` (the check then fails with HTTP 500, and no port would be
+    made on the chosen network)."""
+    if not nics:
+        return nics
+    out = []
+    for nic in nics:
+        nic = dict(nic)
+        if 'net-id' in nic:
+            net_id = nic.pop('net-id')
+            nic.setdefault('network_id', net_id)
+        out.append(nic)
+    return out
+
+
 def validate_members(context, ds_conf, instances, flavor_id=None,
                      volume_size=None):
     """Flavors exist, all members alike (and like `flavor_id`/`volume_size` of an
-    existing cluster), one network, and quota for all of them. Returns total GB."""
+    existing cluster), one network, and quota for all of them. Returns total GB.
+    Renames the members' `net-id` nics in place first (network_nics)."""
+    for instance in instances:
+        if instance.get('nics'):
+            instance['nics'] = network_nics(instance['nics'])
     models.validate_instance_flavors(context, instances,
                                      ds_conf.volume_support,
                                      bool(ds_conf.device_path))
@@ -247,13 +270,27 @@ class K2hdkcCluster(models.Cluster):
         raise _bad_request('Upgrading a k2hdkc cluster is not supported.')
 
 
+def address_strings(ips):
+    """Trove 18's instance view lists `ip` as address strings (instance/views.py),
+    its cluster view passes the address dicts on ({'address', 'type', 'network'});
+    trove-dashboard shows a member's ip[0] as its Host, so it showed the dict."""
+    return [ip['address'] if isinstance(ip, dict) else ip for ip in ips]
+
+
+def member_views(instances, ip_list):
+    for instance in instances:
+        if 'ip' in instance:
+            instance['ip'] = address_strings(instance['ip'])
+    return instances, address_strings(ip_list)
+
+
 class K2hdkcClusterView(ClusterView):
 
     def build_instances(self):
-        return self._build_instances([MEMBER], [MEMBER])
+        return member_views(*self._build_instances([MEMBER], [MEMBER]))
 
 
 class K2hdkcMgmtClusterView(MgmtClusterView):
 
     def build_instances(self):
-        return self._build_instances([MEMBER], [MEMBER])
+        return member_views(*self._build_instances([MEMBER], [MEMBER]))
