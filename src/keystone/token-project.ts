@@ -31,8 +31,16 @@ export interface TokenProjectOptions {
   readonly endpointType?: string;
   /** The context's project id: the token must be scoped to it. */
   readonly expectedProjectId: string | null;
-  /** Default 5 000 ms: prepare waits on this before anything else happens. */
+  /** Default 5 000 ms a request: prepare waits on this before anything else happens. */
   readonly timeoutMs?: number;
+  /**
+   * Requests made while Keystone cannot be reached, times out or answers 5xx (default 3): a
+   * Keystone busy with a burst of logins (every member of a new cluster asks at once) answers a
+   * moment later.
+   */
+  readonly attempts?: number;
+  /** The pause before the second request, doubled before each later one (default 1 000 ms). */
+  readonly retryDelayMs?: number;
   /** Source address (the node's K2HR3 address). */
   readonly localAddress?: string;
   readonly signal?: AbortSignal;
@@ -56,6 +64,33 @@ export function identityUrl(options: Pick<TokenProjectOptions, 'serviceCatalog' 
 
 /** Asks Keystone which project `token` is scoped to. Throws KeystoneError; never logs the token. */
 export async function lookupTokenProject(token: string, options: TokenProjectOptions): Promise<TokenProject> {
+  const attempts = Math.max(1, options.attempts ?? 3);
+  let delayMs = options.retryDelayMs ?? 1000;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await lookupOnce(token, options);
+    } catch (error) {
+      if (!(error instanceof KeystoneError) || error.kind !== 'unavailable' || attempt >= attempts || options.signal?.aborted) throw error;
+      options.log?.warn({ attempt, attempts, retryInMs: delayMs, error: error.message }, 'Keystone did not answer the token lookup; asking again');
+      await sleep(delayMs, options.signal);
+      delayMs *= 2;
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+async function lookupOnce(token: string, options: TokenProjectOptions): Promise<TokenProject> {
   const url = `${identityUrl(options)}/auth/tokens`;
   const endpoint = `GET ${url}`;
   const agentOptions = { keepAlive: false, ...(options.localAddress ? { localAddress: options.localAddress } : {}) };
