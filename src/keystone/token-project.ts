@@ -2,6 +2,7 @@ import axios from 'axios';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { KeystoneError } from '../errors';
+import { sleep } from '../system/sleep';
 import type { Logger } from '../log';
 import { catalogEndpoint } from './catalog';
 import { keystoneV3Url, validateProjectTokenBody } from './v3';
@@ -31,15 +32,15 @@ export interface TokenProjectOptions {
   readonly endpointType?: string;
   /** The context's project id: the token must be scoped to it. */
   readonly expectedProjectId: string | null;
-  /** Default 5 000 ms per request: prepare waits on this before anything else happens. */
+  /** Default 5 000 ms a request: prepare waits on this before anything else happens. */
   readonly timeoutMs?: number;
   /**
    * Requests made while Keystone cannot be reached, times out or answers 5xx (default 3): a
-   * busy Keystone (one answer takes seconds while many nodes of a cluster ask at once) must not
-   * fail a prepare that a second request would carry.
+   * Keystone busy with a burst of logins (every member of a new cluster asks at once) answers a
+   * moment later.
    */
   readonly attempts?: number;
-  /** Pause between those requests (default 1 000 ms). */
+  /** The pause before the second request, doubled before each later one (default 1 000 ms). */
   readonly retryDelayMs?: number;
   /** Source address (the node's K2HR3 address). */
   readonly localAddress?: string;
@@ -68,13 +69,15 @@ export function identityUrl(options: Pick<TokenProjectOptions, 'serviceCatalog' 
  */
 export async function lookupTokenProject(token: string, options: TokenProjectOptions): Promise<TokenProject> {
   const attempts = Math.max(1, options.attempts ?? 3);
+  let delayMs = options.retryDelayMs ?? 1000;
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await lookupOnce(token, options);
     } catch (error) {
       if (!(error instanceof KeystoneError) || error.kind !== 'unavailable' || attempt >= attempts || options.signal?.aborted) throw error;
-      options.log?.warn({ attempt, attempts, reason: error.message }, 'Keystone did not answer the project lookup; asking again');
-      await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs ?? 1000));
+      options.log?.warn({ attempt, attempts, retryInMs: delayMs, error: error.message }, 'Keystone did not answer the token lookup; asking again');
+      await sleep(delayMs, options.signal);
+      delayMs *= 2;
     }
   }
 }

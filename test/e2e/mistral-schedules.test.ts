@@ -10,14 +10,14 @@ import type { Credentials } from '../keystone/fixture';
 import { startMistral, type MistralFixture } from '../mistral/fixture';
 import { ControlPlane } from './helpers/control-plane';
 import { REPO_ROOT } from './helpers/hypervisor';
-import { TroveRest, until, untilHealthy } from './helpers/trove-rest';
+import { openrc as openrcVariables } from './helpers/openstack';
+import { until, untilHealthy } from './helpers/trove-rest';
 
 // Issue 14: Trove's own scheduled backups. Debian's Mistral 15 with Keystone auth (cron triggers
 // run with trusts) on the e2e control plane's real Keystone, our trove.backup_create registered
 // with k2hdkc-trove-mistral-register, schedules made by `k2hdkc-dbaas backup schedule`, by
 // Mistral's own `openstack cron trigger create`, and read back by troveclient's Python API.
 
-const KEYSTONE_TOKEN = 'e2e-k2hr3-token-not-a-secret';
 const VERSION = '1.0.16';
 const STAND_INS = path.join(REPO_ROOT, 'test/doubles/chmpx');
 const REGISTER = path.join(REPO_ROOT, 'bin/k2hdkc-trove-mistral-register');
@@ -25,42 +25,23 @@ const run = promisify(execFile);
 
 const plane = new ControlPlane({
   bridge: true,
-  identity: 'keystone',
-  keystone: { [KEYSTONE_TOKEN]: { user: 'demo', projects: ['demo'] } },
   guestConf: { k2hdkc: [`k2hlinetool_path = ${path.join(STAND_INS, 'k2hlinetool')}`, 'k2hr3_poll_seconds = 1'] },
 });
+const step = <T>(fn: () => Promise<T>): (() => Promise<T>) => plane.step(fn);
 let mistral: MistralFixture;
-let rest: TroveRest;
-let failed = false;
 let demoToken = '';
 let demoProject = '';
 let instanceId = '';
-const startedAt = Date.now();
-
-function step<T>(fn: () => Promise<T>): () => Promise<T> {
-  return async () => {
-    try {
-      return await fn();
-    } catch (error) {
-      failed = true;
-      throw error;
-    }
-  };
-}
 
 function openrc(who: Credentials): Record<string, string | undefined> {
-  const ks = plane.keystone!;
-  return {
-    ...process.env, OS_AUTH_URL: ks.url, OS_USERNAME: who.username, OS_PASSWORD: who.password, OS_PROJECT_NAME: who.project,
-    OS_USER_DOMAIN_NAME: 'Default', OS_PROJECT_DOMAIN_NAME: 'Default', OS_REGION_NAME: 'RegionOne', OS_INTERFACE: 'public',
-  };
+  return { ...process.env, ...openrcVariables(plane.keystone.url, who) };
 }
 
 /** `k2hdkc-dbaas backup schedule ...` as the demo user types it. */
 async function schedule(args: readonly string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runBackupSchedule(args, { stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, env: openrc(plane.keystone!.demo) });
+  const code = await runBackupSchedule(args, { stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, env: openrc(plane.keystone.demo) });
   return { code, out, err };
 }
 
@@ -79,7 +60,7 @@ async function backups(): Promise<Backup[]> {
 
 /** Runs trove.backup_create once now, as the demo user, with a schedule's input (what a trigger does). */
 async function runNow(input: string): Promise<{ state: string; state_info: string | null; output: string | null }> {
-  const token = await plane.keystone!.token(plane.keystone!.demo);
+  const token = await plane.keystone.token(plane.keystone.demo);
   const headers = { 'X-Auth-Token': token, Accept: 'application/json' };
   const created = await axios.post<{ id: string }>(`${mistral.url}/executions`, { workflow_name: 'trove.backup_create', input }, { headers });
   return until(`execution ${created.data.id} to end`, async () => {
@@ -90,7 +71,7 @@ async function runNow(input: string): Promise<{ state: string; state_info: strin
 
 /** Executions a trigger started: Mistral names the trigger in their description (services/periodic.py). */
 async function triggerRuns(trigger: string, input: string): Promise<number> {
-  const token = await plane.keystone!.token(plane.keystone!.demo);
+  const token = await plane.keystone.token(plane.keystone.demo);
   const all = await axios.get<{ executions: Array<{ input: string; description: string }> }>(`${mistral.url}/executions`, {
     headers: { 'X-Auth-Token': token, Accept: 'application/json' }, params: { workflow_name: 'trove.backup_create', limit: 1000 },
   });
@@ -99,31 +80,29 @@ async function triggerRuns(trigger: string, input: string): Promise<number> {
 
 beforeAll(async () => {
   await plane.start();
-  rest = new TroveRest(plane.apiUrl);
-  const ks = plane.keystone!;
+  const ks = plane.keystone;
   const service = await ks.addServiceUser('mistral');
   mistral = await startMistral({ keystone: { baseUrl: ks.baseUrl, service } });
   await ks.addService({ type: 'workflowv2', name: 'mistral', url: mistral.url });
-  demoToken = await ks.token(ks.demo);
-  demoProject = ks.demo.projectId;
+  demoToken = plane.demo.token;
+  demoProject = plane.demo.projectId;
 }, 300_000);
 
 afterAll(async () => {
-  if (failed) console.log(`${plane.report()}\n--- mistral (tail)\n${mistral?.logTail() ?? ''}`);
-  console.log(`mistral schedules e2e wall time ${Math.round((Date.now() - startedAt) / 1000)} s`);
-  await mistral?.stop(failed);
-  await plane.stop(failed);
+  if (plane.failed) console.log(`--- mistral (tail)\n${mistral?.logTail() ?? ''}`);
+  await mistral?.stop(plane.failed);
+  await plane.finish('mistral schedules e2e');
 }, 60_000);
 
 describe('the operator registers trove.backup_create', () => {
   it('with the admin openrc, twice: one public workflow, Trove\'s endpoint from the catalog', step(async () => {
-    const env = openrc(plane.keystone!.admin);
+    const env = openrc(plane.keystone.admin);
     const first = await run(process.execPath, [REGISTER], { env, timeout: 60_000 });
     expect(first.stdout).toMatch(/trove\.backup_create created in Mistral .*public; Trove API http:\/\/127\.0\.0\.1:\d+\/v1\.0\)/);
     const second = await run(process.execPath, [REGISTER], { env, timeout: 60_000 });
     expect(second.stdout).toMatch(/trove\.backup_create updated/);
     // The demo user sees it (public), and it is the only one.
-    const token = await plane.keystone!.token(plane.keystone!.demo);
+    const token = await plane.keystone.token(plane.keystone.demo);
     const listed = await axios.get<{ workflows: Array<{ name: string; scope: string }> }>(`${mistral.url}/workflows`, { headers: { 'X-Auth-Token': token, Accept: 'application/json' } });
     expect(listed.data.workflows.filter((w) => w.name === 'trove.backup_create').map((w) => w.scope)).toEqual(['public']);
   }), 120_000);
@@ -135,10 +114,10 @@ describe('a user schedules backups of their instance', () => {
   let executionsAtDelete = 0;
 
   it('launches a HEALTHY instance (registration, configuration group, instance create)', step(async () => {
-    await plane.bridgeCommand('k2hdkc_trove_bridge.registration', ['--config-file', plane.confPath, '--db-sync']);
-    const cli = plane.userCli!;
-    const demo = plane.keystone!.demo;
-    const k2hr3 = await new K2hr3Provisioner({ apiUrl: plane.k2hr3.url, ...FAST }).provision(KEYSTONE_TOKEN, {
+    await plane.registerDatastore();
+    const cli = plane.cli;
+    const demo = plane.keystone.demo;
+    const k2hr3 = await new K2hr3Provisioner({ apiUrl: plane.k2hr3.url, ...FAST }).provision(demoToken, {
       tenant: 'demo', cluster: 'sched', template: DBAAS_TEMPLATE, mode: 'server',
     });
     const configId = (await cli.json<{ id: string }>(demo, [
@@ -149,7 +128,7 @@ describe('a user schedules backups of their instance', () => {
       'database', 'instance', 'create', 'sched-one', '--flavor', 'k2hdkc.small', '--size', '1',
       '--datastore', 'k2hdkc', '--datastore-version', VERSION, '--configuration', configId,
     ])).id;
-    await untilHealthy(rest, demoToken, demoProject, instanceId);
+    await untilHealthy(plane.rest, demoToken, demoProject, instanceId);
   }), 300_000);
 
   it('every minute with --keep 2: a COMPLETED backup named after the schedule, in the user\'s Swift account', step(async () => {
@@ -164,7 +143,7 @@ describe('a user schedules backups of their instance', () => {
     expect(made.description).toBe('schedule=nightly keep=2');
     expect(made.instance_id).toBe(instanceId);
     // The user's tools see it.
-    const listed = await plane.userCli!.json<Array<{ ID: string; Name: string; Status: string }>>(plane.keystone!.demo, ['database', 'backup', 'list']);
+    const listed = await plane.cli.json<Array<{ ID: string; Name: string; Status: string }>>(plane.keystone.demo, ['database', 'backup', 'list']);
     expect(listed.find((b) => b.ID === made.id)?.Status).toBe('COMPLETED');
     expect(made.locationRef!.startsWith(`${plane.swiftBase}${demoProject}/`)).toBe(true);
     const object = await axios.head(made.locationRef!, { headers: { 'X-Auth-Token': demoToken }, validateStatus: () => true });
@@ -181,7 +160,7 @@ describe('a user schedules backups of their instance', () => {
   }), 60_000);
 
   it('delete stops further runs; the backups it made stay', step(async () => {
-    const token = await plane.keystone!.token(plane.keystone!.demo);
+    const token = await plane.keystone.token(plane.keystone.demo);
     const trigger = (await axios.get<{ workflow_input: string }>(`${mistral.url}/cron_triggers/${nightly}`, { headers: { 'X-Auth-Token': token, Accept: 'application/json' } })).data;
     nightlyInput = trigger.workflow_input;
     // Let a run that the trigger already started finish before the backups below.
@@ -197,8 +176,8 @@ describe('a user schedules backups of their instance', () => {
   }), 150_000);
 
   it('retention keeps the newest 2 of the schedule\'s backups and never a backup made by hand', step(async () => {
-    const manual = (await plane.userCli!.json<{ id: string }>(plane.keystone!.demo, ['database', 'backup', 'create', 'nightly-by-hand', '--instance', instanceId])).id;
-    await until('manual backup COMPLETED', async () => ((await rest.backup(demoToken, demoProject, manual))?.['status'] === 'COMPLETED' ? true : undefined), 120_000);
+    const manual = (await plane.cli.json<{ id: string }>(plane.keystone.demo, ['database', 'backup', 'create', 'nightly-by-hand', '--instance', instanceId])).id;
+    await until('manual backup COMPLETED', async () => ((await plane.rest.backup(demoToken, demoProject, manual))?.['status'] === 'COMPLETED' ? true : undefined), 120_000);
     for (let i = 0; i < 2; i++) {
       const e = await runNow(nightlyInput);
       expect(e.state, e.state_info ?? '').toBe('SUCCESS');
@@ -224,10 +203,10 @@ describe('a user schedules backups of their instance', () => {
   }), 200_000);
 
   it('schedules made by Mistral\'s CLI and by k2hdkc-dbaas list together, also through troveclient\'s Python schedule_list', step(async () => {
-    const demo = plane.keystone!.demo;
+    const demo = plane.keystone.demo;
     const ours = await scheduleJson<{ id: string }>(['create', instanceId, '0 3 * * 0', 'weekly']);
     const input = JSON.stringify({ instance: instanceId, name: 'monthly', description: null, incremental: null });
-    await plane.userCli!.ok(demo, ['cron', 'trigger', 'create', 'by-mistral-cli', 'trove.backup_create', input, '--pattern', '0 4 1 * *']);
+    await plane.cli.ok(demo, ['cron', 'trigger', 'create', 'by-mistral-cli', 'trove.backup_create', input, '--pattern', '0 4 1 * *']);
     const list = await scheduleJson<Array<{ id: string; name: string }>>(['list']);
     expect(list.map((s) => s.name).sort()).toEqual(['monthly', 'weekly']);
     const script = [
@@ -244,7 +223,7 @@ describe('a user schedules backups of their instance', () => {
       'trove = trove_client.Client(session=sess)',
       'print(json.dumps(sorted([s.name for s in trove.backups.schedule_list(a[5], mistral_client=mistral)])))',
     ].join('\n');
-    const { stdout } = await run('/usr/bin/python3', ['-c', script, plane.keystone!.url, demo.username, demo.password, demo.project, instanceId], { timeout: 60_000 });
+    const { stdout } = await run('/usr/bin/python3', ['-c', script, plane.keystone.url, demo.username, demo.password, demo.project, instanceId], { timeout: 60_000 });
     expect(JSON.parse(stdout)).toEqual(['monthly', 'weekly']);
     expect((await schedule(['delete', ours.id])).code).toBe(0);
     const cli = list.find((s) => s.name === 'monthly')!;

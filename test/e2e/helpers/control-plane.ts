@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -10,37 +10,37 @@ import { waitFor } from '../../conformance/helpers/poll';
 import { freePort } from '../../helpers/free-port';
 import { NodeNetwork } from '../../helpers/netns';
 import { K2hr3Double } from '../../doubles/k2hr3';
-import { KeystoneDouble } from '../../doubles/keystone';
 import { ComputeDouble, keystoneAuthenticator, type Flavor, type Image } from '../../doubles/openstack-compute';
-import { startKeystone, type KeystoneFixture } from '../../keystone/fixture';
+import { startKeystone, type Credentials, type KeystoneFixture } from '../../keystone/fixture';
 import { startSwift, type SwiftFixture } from '../../swift/fixture';
 import { Hypervisor, REPO_ROOT } from './hypervisor';
-import { OpenStackCli, OpenStackPasswordCli } from './openstack';
+import { OpenStackPasswordCli } from './openstack';
 import { startProcess, stopAll, stopProcess, tail, type Managed } from './processes';
+import { TroveRest } from './trove-rest';
 
 const run = promisify(execFile);
 const PYTHON = '/usr/bin/python3';
-export const FAKES_DIR = path.join(REPO_ROOT, 'test/e2e/fakes');
 const TOOLS_DIR = path.join(REPO_ROOT, 'test/e2e/tools');
 
-/** The project whose token is Swift's tempauth token: backups go to its Swift account. */
-export const SWIFT_PROJECT = 'test';
-/** An admin token of the fake keystone (tokens starting with `admin`). */
-export const ADMIN_TOKEN = 'admin';
+/** A Keystone user with a project-scoped token of theirs (fetched when the control plane starts). */
+export interface SignedIn extends Credentials {
+  readonly token: string;
+}
 
 export interface ControlPlaneOptions {
   /** Install the bridge from datastore/ as an operator would (install.py into a temp site dir). */
   readonly bridge: boolean;
   /**
-   * `fake` (default): the paste-filter keystone and the Python fakes of test/e2e/fakes.
-   * `keystone`: Debian's Keystone (test/keystone), trove-api's shipped api-paste.ini with
-   * keystonemiddleware's authtoken, Swift behind Keystone, Trove's own nova/cinder/neutron/glance
-   * clients talking to the HTTP double of test/doubles/openstack-compute.
+   * Always Debian's Keystone now (the paste-filter fake is gone); still accepted so callers that
+   * name it keep compiling.
    */
-  readonly identity?: 'fake' | 'keystone';
+  readonly identity?: 'keystone';
   /** Extra trove.conf lines per section, appended after the e2e defaults. */
   readonly troveConf?: Readonly<Record<string, readonly string[]>>;
-  /** Keystone tokens the K2HR3 double accepts (token -> user and project names). */
+  /**
+   * Extra tokens the K2HR3 double accepts without asking Keystone (token -> user and project
+   * names); every other token is checked at the control plane's Keystone, as K2HR3 does.
+   */
   readonly keystone?: Readonly<Record<string, { user: string; projects: string[] }>>;
   /** Extra lines for the controller's guest config, per section. */
   readonly guestConf?: Readonly<Record<string, readonly string[]>>;
@@ -68,9 +68,12 @@ function merge(base: Record<string, string[]>, extra: Readonly<Record<string, re
 
 /**
  * A Trove control plane on one machine: Debian's trove-api, trove-taskmanager and
- * trove-conductor on a sqlite database and a private RabbitMQ vhost; nova, cinder, glance,
- * neutron and keystone are the fakes in test/e2e/fakes; Swift is real (test/swift); the K2HR3 API
- * is the spec double; VMs are booted by the Hypervisor, which runs the real agent.
+ * trove-conductor on a sqlite database and a private RabbitMQ vhost, authenticating at Debian's
+ * Keystone (test/keystone) with keystonemiddleware's authtoken from Trove's shipped
+ * api-paste.ini; nova, cinder, glance and neutron are the HTTP double of
+ * test/doubles/openstack-compute, reached by Trove's own clients through the catalog; Swift is
+ * real and behind Keystone (test/swift); the K2HR3 API is the spec double, checking users' tokens
+ * at the same Keystone; VMs are booted by the Hypervisor, which runs the real agent.
  */
 const FLAVORS: Flavor[] = [
   { id: '10', name: 'k2hdkc.small', ram: 512, vcpus: 1, disk: 5, ephemeral: 0 },
@@ -85,30 +88,29 @@ export class ControlPlane {
   readonly cloudDir: string;
   readonly confPath: string;
   readonly guestConfPath: string;
-  readonly tokenMapPath: string;
   /** The site directory the bridge is installed into (on the services' PYTHONPATH). */
   readonly bridgeSite: string;
   readonly templatesDir: string;
   readonly vhost = `k2hdkc-e2e-${process.pid}-${randomUUID().slice(0, 8)}`;
-  /** With identity `keystone` it is replaced at start() by one that checks tokens at that Keystone. */
-  k2hr3: K2hr3Double;
-  /**
-   * The identity endpoint of the catalog the fake auth filter hands out: the agent asks it for
-   * the project name of the user's token when it self-provisions K2HR3 (src/keystone).
-   */
-  readonly identity = new KeystoneDouble();
   readonly addressPrefix = `127.${100 + (process.pid % 100)}.${process.pid % 250}`;
+  /** The K2HR3 double (made once Keystone's URL is known: it validates users' tokens there). */
+  k2hr3!: K2hr3Double;
   swift!: SwiftFixture;
-  cli!: OpenStackCli;
-  /** identity `keystone` only: the Keystone, the compute double and the password-auth CLI. */
-  keystone?: KeystoneFixture;
-  compute?: ComputeDouble;
-  userCli?: OpenStackPasswordCli;
+  keystone!: KeystoneFixture;
+  compute!: ComputeDouble;
+  /** The `openstack` CLI with a user's password (OS_* variables). */
+  cli!: OpenStackPasswordCli;
+  /** Cheap trove-api reads for polling. */
+  rest!: TroveRest;
+  /** Keystone's `demo` member user with a token of its project (the cloud's user in the tests). */
+  demo!: SignedIn;
   hypervisor!: Hypervisor;
   /** The VMs' networks: one namespace per VM, the control plane's ports forwarded into each. */
   network: NodeNetwork | null = null;
   apiUrl = '';
-  private identityUrl = '';
+  /** Set by `step` when a test failed: the report is printed and the directory kept. */
+  failed = false;
+  private readonly startedAt = Date.now();
   /** What this run added below /etc/trove/templates (systemTemplates), deepest first, for stop. */
   private readonly placedTemplates: string[] = [];
   private readonly services: Managed[] = [];
@@ -116,24 +118,19 @@ export class ControlPlane {
   private readonly env: NodeJS.ProcessEnv;
 
   constructor(private readonly options: ControlPlaneOptions) {
-    this.k2hr3 = new K2hr3Double({ keystone: { ...options.keystone } });
     this.dir = mkdtempSync(path.join(tmpdir(), 'k2hdkc-e2e-'));
     chmodSync(this.dir, 0o700);
     this.cloudDir = path.join(this.dir, 'cloud');
     this.confPath = path.join(this.dir, 'etc/trove.conf');
     this.guestConfPath = path.join(this.dir, 'etc/trove-guestagent.conf');
-    this.tokenMapPath = path.join(this.dir, 'etc/tokens.json');
     this.templatesDir = options.systemTemplates === true ? SYSTEM_TEMPLATES_DIR : path.join(this.dir, 'etc/templates');
     mkdirSync(this.cloudDir, { recursive: true });
     mkdirSync(path.join(this.dir, 'etc'), { recursive: true });
     mkdirSync(path.join(this.dir, 'log'), { recursive: true });
     this.bridgeSite = path.join(this.dir, 'bridge-site');
-    const fakes = options.identity === 'keystone' ? [] : [FAKES_DIR];
-    const pythonPath = [...fakes, ...(options.bridge ? [this.bridgeSite] : [])];
     this.env = {
       ...process.env,
-      PYTHONPATH: pythonPath.join(':'),
-      K2HDKC_E2E_CLOUD: this.cloudDir,
+      PYTHONPATH: options.bridge ? this.bridgeSite : '',
       PYTHONDONTWRITEBYTECODE: '1',
     };
   }
@@ -148,21 +145,7 @@ export class ControlPlane {
   }
 
   async start(): Promise<void> {
-    let port: number;
-    let k2hr3Url: string;
-    if (this.options.identity === 'keystone') {
-      [port, k2hr3Url] = await this.startKeystoneCloud();
-      this.identityUrl = this.keystone!.url;
-    } else {
-      let swift: SwiftFixture;
-      let identityUrl: string;
-      [port, k2hr3Url, swift, identityUrl] = await Promise.all([freePort(), this.k2hr3.start(), startSwift(), this.identity.start(), this.createVhost()]);
-      this.swift = swift;
-      this.identityUrl = identityUrl;
-      this.apiUrl = `http://127.0.0.1:${port}`;
-      this.writeCloud();
-      this.writeConfigs(port, k2hr3Url);
-    }
+    const k2hr3Url = await this.startCloud();
     if (this.options.bridge) await this.installBridge();
     // Schema through Trove's own migration code (trove-manage db_sync crashes on Python 3.11).
     await run(PYTHON, [path.join(TOOLS_DIR, 'db_sync.py'), this.confPath], { env: this.env, timeout: 120_000 });
@@ -176,11 +159,11 @@ export class ControlPlane {
     // What a VM reaches of the control plane, at the same 127.0.0.1 URLs as here: the broker,
     // K2HR3, Swift and Keystone (the agent asks it for the project of the user's token); Trove's
     // API and services are reached only through the broker.
-    const forward = [5672, Number(new URL(k2hr3Url).port), Number(new URL(this.swift.url).port), Number(new URL(this.identityUrl).port)];
+    const forward = [5672, Number(new URL(k2hr3Url).port), Number(new URL(this.swift.url).port), Number(new URL(this.keystone.url).port)];
     this.network = await NodeNetwork.create({ forward });
     this.hypervisor = new Hypervisor(this.cloudDir, { ...process.env, NODE_OPTIONS: '' }, this.network, { blockVolumes: this.options.blockVolumes === true });
     this.hypervisor.start();
-    this.cli = new OpenStackCli(this.apiUrl, (line) => this.transcript.push(line));
+    this.rest = new TroveRest(this.apiUrl);
     await waitFor('trove-api to answer', async () => {
       this.assertServicesRunning();
       const res = await axios.get(`${this.apiUrl}/`, { timeout: 2000, validateStatus: () => true });
@@ -193,21 +176,21 @@ export class ControlPlane {
   }
 
   /**
-   * Keystone first (Swift's and the double's tokens are validated there), then Swift behind it
-   * and the compute double, then the catalog an operator registers: identity (bootstrap),
-   * database, object-store, compute, volumev3, network, image.
+   * Keystone first (Swift's, K2HR3's and the double's tokens are validated there), then Swift
+   * behind it, the K2HR3 double and the compute double, then the catalog an operator registers:
+   * identity (bootstrap), database, object-store, compute, volumev3, network, image.
    */
-  private async startKeystoneCloud(): Promise<[number, string]> {
+  private async startCloud(): Promise<string> {
     const [port, keystone] = await Promise.all([freePort(), startKeystone(), this.createVhost()]);
     this.keystone = keystone;
+    this.apiUrl = `http://127.0.0.1:${port}`;
     // K2HR3 checks a user's token at Keystone, as a real K2HR3 configured for this cloud does: a
     // node self-provisions with the token of the user who launched it (e.g. in the Dashboard).
     this.k2hr3 = new K2hr3Double({ keystone: { ...this.options.keystone }, keystoneUrl: keystone.url });
-    const k2hr3Url = await this.k2hr3.start();
-    this.apiUrl = `http://127.0.0.1:${port}`;
-    const [swiftUser, novaUser, adminToken] = await Promise.all([
-      keystone.addServiceUser('swift'), keystone.addServiceUser('nova'), keystone.token(keystone.admin),
+    const [swiftUser, novaUser, adminToken, demoToken] = await Promise.all([
+      keystone.addServiceUser('swift'), keystone.addServiceUser('nova'), keystone.token(keystone.admin), keystone.token(keystone.demo),
     ]);
+    this.demo = { ...keystone.demo, token: demoToken };
     this.compute = new ComputeDouble({
       cloudDir: this.cloudDir,
       flavors: FLAVORS,
@@ -217,8 +200,9 @@ export class ControlPlane {
       authenticate: keystoneAuthenticator({ url: keystone.url, username: novaUser.username, password: novaUser.password, project: novaUser.project }),
       keystoneUrl: keystone.baseUrl,
     });
-    const [swift] = await Promise.all([
+    const [swift, k2hr3Url] = await Promise.all([
       startSwift({ keystone: { baseUrl: keystone.baseUrl, username: swiftUser.username, password: swiftUser.password, probe: { token: adminToken, projectId: keystone.admin.projectId } } }),
+      this.k2hr3.start(),
       this.compute.start(),
     ]);
     this.swift = swift;
@@ -227,14 +211,48 @@ export class ControlPlane {
       { type: 'object-store', name: 'swift', url: `${this.swiftBase}$(project_id)s` },
       ...this.compute.catalog(),
     ]) await keystone.addService(service);
-    this.userCli = new OpenStackPasswordCli(keystone.url, (line) => this.transcript.push(line));
-    this.writeKeystoneConfigs(port, k2hr3Url, keystone);
-    return [port, k2hr3Url];
+    this.cli = new OpenStackPasswordCli(keystone.url, (line) => this.transcript.push(line));
+    this.writeConfigs(port, k2hr3Url, keystone);
+    return k2hr3Url;
   }
 
   /** Swift's storage URL without the project id (`.../v1/AUTH_`). */
   get swiftBase(): string {
     return this.swift.url.replace(/AUTH_[^/]+$/, 'AUTH_');
+  }
+
+  /** A project's own Swift account (`.../v1/AUTH_<project id>`). */
+  swiftAccount(projectId: string): string {
+    return `${this.swiftBase}${projectId}`;
+  }
+
+  /**
+   * Wraps a test body so that a failure marks the run failed (`finish` then prints the report
+   * and keeps the directory).
+   */
+  step<T>(fn: () => Promise<T>): () => Promise<T> {
+    return async () => {
+      try {
+        return await fn();
+      } catch (error) {
+        this.failed = true;
+        throw error;
+      }
+    };
+  }
+
+  /** The end of a test file: the report when a step failed, the wall time, then `stop`. */
+  async finish(label: string): Promise<void> {
+    if (this.failed) console.log(this.report());
+    const cli = this.cli?.spent;
+    const inCli = cli === undefined ? '' : `, ${cli.commands} openstack commands in ${Math.round(cli.ms / 1000)} s`;
+    console.log(`${label} wall time ${Math.round((Date.now() - this.startedAt) / 1000)} s${inCli}`);
+    await this.stop(this.failed);
+  }
+
+  /** The operator's registration of k2hdkc in Trove's database (datastore/README.md). */
+  async registerDatastore(): Promise<void> {
+    await this.bridgeCommand('k2hdkc_trove_bridge.registration', ['--config-file', this.confPath, '--db-sync']);
   }
 
   /** Consumers on a queue of the run's vhost; 0 while it does not exist. */
@@ -287,8 +305,7 @@ export class ControlPlane {
       this.swift?.stop().catch(() => undefined),
       this.compute?.stop().catch(() => undefined),
       this.keystone?.stop(keep).catch(() => undefined),
-      this.k2hr3.stop().catch(() => undefined),
-      this.identity.stop().catch(() => undefined),
+      this.k2hr3?.stop().catch(() => undefined),
       run('rabbitmqctl', ['-q', 'delete_vhost', this.vhost]).catch(() => undefined),
     ]);
     this.removePlacedTemplates();
@@ -307,25 +324,7 @@ export class ControlPlane {
     }
   }
 
-  /** Lets `token` act as a user of `project` (and admin when asked) in the fake keystone. */
-  mapToken(token: string, project: string, admin = false): void {
-    const current = existsSync(this.tokenMapPath) ? (JSON.parse(readFileSync(this.tokenMapPath, 'utf8')) as Record<string, unknown>) : {};
-    current[token] = { project, admin };
-    writeFileSync(`${this.tokenMapPath}.tmp`, JSON.stringify(current), { mode: 0o600 });
-    renameSync(`${this.tokenMapPath}.tmp`, this.tokenMapPath);
-    this.trustToken(token, project);
-  }
-
-  /**
-   * Makes `token` a Keystone token of `project` for the services a guest reaches with it: the
-   * identity endpoint (token → project name) and K2HR3 (which asks Keystone in a real cloud).
-   */
-  trustToken(token: string, project: string): void {
-    this.identity.addToken(token, { user: { id: `${project}-user`, name: `${project}-user` }, project: { id: project, name: project } });
-    this.k2hr3.trustKeystoneToken(token, `${project}-user`, [project]);
-  }
-
-  /** Ids of the servers the fake nova holds that are not deleted. */
+  /** Ids of the servers nova holds that are not deleted. */
   liveServers(): string[] {
     const dir = path.join(this.cloudDir, 'servers');
     if (!existsSync(dir)) return [];
@@ -366,29 +365,13 @@ export class ControlPlane {
     await run('rabbitmqctl', ['-q', 'set_permissions', '-p', this.vhost, 'guest', '.*', '.*', '.*']);
   }
 
-  private writeCloud(): void {
-    const cloud = {
-      address_prefix: this.addressPrefix,
-      address_first: 10,
-      network: { id: 'e2e-net-0001', name: 'e2e-net', subnet_id: 'e2e-subnet-0001', cidr: `${this.addressPrefix}.0/24` },
-      flavors: [
-        { id: '10', name: 'k2hdkc.small', ram: 512, vcpus: 1, disk: 5, ephemeral: 0 },
-        { id: '11', name: 'k2hdkc.medium', ram: 1024, vcpus: 2, disk: 10, ephemeral: 0 },
-      ],
-      images: [
-        { id: '5d3a8ea5-0000-4000-8000-00000000e2e1', name: 'k2hdkc-guest', status: 'active', tags: ['trove', 'k2hdkc'], created_at: '2026-01-01T00:00:00Z' },
-      ],
-    };
-    writeFileSync(path.join(this.cloudDir, 'cloud.json'), JSON.stringify(cloud, null, 1), { mode: 0o600 });
-  }
-
   /**
-   * trove.conf for a Keystone cloud: Debian's shipped /etc/trove/api-paste.ini (authtoken from
-   * keystonemiddleware), `[keystone_authtoken]` and `[service_credentials]` as the install guide
-   * writes them, Trove's default (admin) nova/cinder/neutron/glance clients finding their
-   * endpoints in the catalog, Swift from the user's catalog.
+   * trove.conf: Debian's shipped /etc/trove/api-paste.ini (authtoken from keystonemiddleware),
+   * `[keystone_authtoken]` and `[service_credentials]` as the install guide writes them, Trove's
+   * default (admin) nova/cinder/neutron/glance clients finding their endpoints in the catalog,
+   * Swift from the user's catalog; and the controller's guest config.
    */
-  private writeKeystoneConfigs(port: number, k2hr3Url: string, keystone: KeystoneFixture): void {
+  private writeConfigs(port: number, k2hr3Url: string, keystone: KeystoneFixture): void {
     const bridge = this.options.bridge;
     const trove = keystone.trove;
     const conf = merge({
@@ -479,76 +462,5 @@ export class ControlPlane {
       ],
     }, this.options.guestConf);
     writeFileSync(this.guestConfPath, ini(guest), { mode: 0o600 });
-    writeFileSync(this.tokenMapPath, '{}', { mode: 0o600 });
-  }
-
-  private writeConfigs(port: number, k2hr3Url: string): void {
-    const etc = path.join(this.dir, 'etc');
-    const pastePath = path.join(etc, 'api-paste.ini');
-    writeFileSync(pastePath, ini({
-      'composite:trove': ['use = call:trove.common.wsgi:versioned_urlmap', '/: versions', '/v1.0: troveapi'],
-      'app:versions': ['paste.app_factory = trove.versions:app_factory'],
-      'pipeline:troveapi': ['pipeline = faultwrapper authtoken authorization contextwrapper extensions troveapp'],
-      'filter:extensions': ['paste.filter_factory = trove.common.extensions:factory'],
-      'filter:authtoken': [
-        'paste.filter_factory = k2hdkc_e2e_fakes.keystone:filter_factory',
-        `token_map = ${this.tokenMapPath}`,
-        `swift_url = ${this.swift.url.replace(/AUTH_[^/]+$/, 'AUTH_')}`,
-        `identity_url = ${this.identityUrl}`,
-      ],
-      'filter:authorization': ['paste.filter_factory = trove.common.auth:AuthorizationMiddleware.factory'],
-      'filter:contextwrapper': ['paste.filter_factory = trove.common.wsgi:ContextMiddleware.factory'],
-      'filter:faultwrapper': ['paste.filter_factory = trove.common.wsgi:FaultWrapper.factory'],
-      'app:troveapp': ['paste.app_factory = trove.common.api:app_factory'],
-    }), { mode: 0o600 });
-    const bridge = this.options.bridge;
-    const conf = merge({
-      DEFAULT: [
-        'debug = True',
-        `log_dir = ${path.join(this.dir, 'log')}`,
-        'bind_host = 127.0.0.1',
-        `bind_port = ${port}`,
-        'trove_api_workers = 1',
-        `api_paste_config = ${pastePath}`,
-        `transport_url = ${this.transportUrl}`,
-        'control_exchange = trove',
-        'taskmanager_queue = e2e-taskmanager',
-        'conductor_queue = e2e-conductor',
-        'trove_conductor_workers = 1',
-        'inst_rpc_key_encr_key = e2e-controller-secret-0123456789abcdef',
-        `guest_config = ${this.guestConfPath}`,
-        `injected_config_location = /etc/trove/conf.d`,
-        `cloudinit_location = ${path.join(this.dir, 'etc/cloudinit')}`,
-        'remote_nova_client = k2hdkc_e2e_fakes.nova.nova_client',
-        'remote_cinder_client = k2hdkc_e2e_fakes.cinder.cinder_client',
-        'remote_glance_client = k2hdkc_e2e_fakes.glance.glance_client',
-        'remote_neutron_client = k2hdkc_e2e_fakes.neutron.neutron_client',
-        'remote_swift_client = trove.common.clients.swift_client',
-        `swift_url = ${this.swift.url.replace(/AUTH_[^/]+$/, 'AUTH_')}`,
-        'trove_security_groups_support = False',
-        'trove_volume_support = True',
-        'usage_sleep_time = 1',
-        'state_change_poll_time = 1',
-        'agent_call_low_timeout = 15',
-        'agent_call_high_timeout = 60',
-        'agent_heartbeat_expiry = 60',
-        'server_delete_time_out = 60',
-        'usage_timeout = 240',
-        'restore_usage_timeout = 240',
-        'cluster_usage_timeout = 300',
-        'reboot_time_out = 60',
-        'resize_time_out = 60',
-        'exists_notification_interval = 0',
-        'max_accepted_volume_size = 10',
-        ...(bridge ? ['config_source = k2hdkc_bridge', `template_path = ${this.templatesDir}/`] : []),
-      ],
-      database: [`connection = sqlite:///${path.join(this.dir, 'trove.sqlite')}`],
-      oslo_messaging_notifications: ['driver = noop'],
-      oslo_concurrency: [`lock_path = ${path.join(this.dir, 'lock')}`],
-      service_credentials: ['region_name = RegionOne'],
-      ...(bridge ? { k2hdkc_bridge: ['driver = k2hdkc_bridge'] } : {}),
-    }, this.options.troveConf);
-    writeFileSync(this.confPath, ini(conf), { mode: 0o600 });
-    this.writeGuestConf(k2hr3Url);
   }
 }

@@ -12,7 +12,7 @@ const VM_EXEC = path.join(__dirname, 'vm-exec.sh');
 /** Where the K2HDKC image keeps its data; every VM gets its own (a bind mount in its namespace). */
 export const IMAGE_DATA_DIR = '/var/lib/antpickax';
 
-/** What the fake nova recorded for a server (test/e2e/fakes/k2hdkc_e2e_fakes/nova.py). */
+/** What nova recorded for a server (test/doubles/openstack-compute, README "The hypervisor contract"). */
 export interface ServerRecord {
   readonly id: string;
   readonly name: string;

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { REPO_ROOT, VOLUME_MOUNT_POINT, vmPath, type Vm } from './hypervisor';
+import { antpickaxProgram } from '../../helpers/antpickax';
+import { VOLUME_MOUNT_POINT, vmPath, type Vm } from './hypervisor';
 
-const K2HLINETOOL = path.join(REPO_ROOT, 'test/doubles/chmpx/k2hlinetool');
+const K2HLINETOOL = antpickaxProgram('k2hlinetool');
 
 /** The node's k2hash data file (the INI's K2HFILE, on the VM's volume) as the host sees it. */
 export function dataFileOf(vm: Vm): string {
@@ -12,7 +12,7 @@ export function dataFileOf(vm: Vm): string {
   return vmPath(vm, k2hFile);
 }
 
-/** A client's write into a node's data file (the k2hlinetool stand-in). */
+/** A client's write into a node's data file (k2hlinetool: the stand-in, or the installed one). */
 export async function k2hSet(file: string, key: string, value: string): Promise<void> {
   await runWithInput(K2HLINETOOL, ['-f', file], `set ${key} ${value}\nquit\n`);
 }

@@ -4,15 +4,15 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { main } from '../../../src/dbaas-cli/main';
 import type { NodeNetwork } from '../../helpers/netns';
-import { KeystoneV3 } from './keystone-v3';
+import { openrc, type CliUser } from './openstack';
 import { stopProcess, type Managed } from './processes';
 import { iniServers, startStandaloneAgent } from './standalone-vms';
 
 /**
  * A client (slave) node of a Trove-made cluster, as a user makes one: `k2hdkc-dbaas slave
- * userdata <Trove cluster id>` (the CLI authenticates with an application credential at a
- * Keystone whose catalog has the e2e's trove-api; its token is one the e2e's fake auth filter
- * and K2HR3 take for the project), then a VM booted with that user-data: the agent's standalone
+ * userdata <Trove cluster id>` (the CLI logs in with the user's openrc at the control plane's
+ * Keystone and finds trove-api in the catalog; K2HR3 checks the user's token at that Keystone),
+ * then a VM booted with that user-data: the agent's standalone
  * configuration written where cloud-init puts it, and the agent started as its unit does, on
  * its own node of the control plane's network (its address on its own lo, K2HR3 forwarded).
  */
@@ -24,26 +24,19 @@ export class TroveClusterSlave {
   cliStderr = '';
 
   /** `settings` is read when the slave starts (the control plane's URLs exist only by then). */
-  constructor(private readonly settings: () => { apiUrl: string; k2hr3Url: string; project: string; token: string; address: string; dir: string; env: NodeJS.ProcessEnv; network: NodeNetwork }) {}
+  constructor(private readonly settings: () => { authUrl: string; user: CliUser; k2hr3Url: string; address: string; dir: string; env: NodeJS.ProcessEnv; network: NodeNetwork }) {}
 
   /** Runs the CLI and boots the slave; throws with the CLI's message when it fails. */
   async start(clusterRef: string): Promise<void> {
     const o = this.settings();
-    const keystone = new KeystoneV3({ credentialId: 'dbaas-cli', credentialSecret: 'dbaas-cli-secret', token: o.token, projectId: o.project, troveUrl: `${o.apiUrl}/v1.0/${o.project}` });
-    const authUrl = await keystone.start();
     let stdout = '';
-    let code: number;
-    try {
-      code = await main(['slave', 'userdata', clusterRef], {
-        stdout: (t) => (stdout += t),
-        stderr: (t) => (this.cliStderr += t),
-        env: { OS_AUTH_URL: authUrl, OS_AUTH_TYPE: 'v3applicationcredential', OS_APPLICATION_CREDENTIAL_ID: 'dbaas-cli', OS_APPLICATION_CREDENTIAL_SECRET: 'dbaas-cli-secret', K2HR3_API_URL: o.k2hr3Url },
-        cwd: o.dir,
-        home: o.dir,
-      });
-    } finally {
-      await keystone.stop();
-    }
+    const code = await main(['slave', 'userdata', clusterRef], {
+      stdout: (t) => (stdout += t),
+      stderr: (t) => (this.cliStderr += t),
+      env: { ...openrc(o.authUrl, o.user), K2HR3_API_URL: o.k2hr3Url },
+      cwd: o.dir,
+      home: o.dir,
+    });
     if (code !== 0) throw new Error(`k2hdkc-dbaas slave userdata ${clusterRef} exited ${code}: ${this.cliStderr}`);
     // cloud-init's write_files, below the VM's root.
     const vmDir = path.join(o.dir, 'trove-slave');
