@@ -30,7 +30,6 @@ const MAXTHREAD = 8;
 
 const plane = new ControlPlane({
   bridge: true,
-  identity: 'keystone',
   guestConf: { k2hdkc: [`k2hlinetool_path = ${path.join(STAND_INS, 'k2hlinetool')}`, 'k2hr3_poll_seconds = 1'] },
 });
 let horizon: HorizonFixture | undefined;
