@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import axios from 'axios';
@@ -8,16 +8,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { K2hr3Provisioner } from '../../src/k2hr3/provision';
 import { DBAAS_TEMPLATE, FAST, nodes } from '../integration/k2hr3/helpers';
 import { ControlPlane } from './helpers/control-plane';
-import { REPO_ROOT, type Vm } from './helpers/hypervisor';
+import { REPO_ROOT, VOLUME_MOUNT_POINT, vmPath, type Vm } from './helpers/hypervisor';
 import { dataFileOf, k2hGet, k2hSet } from './helpers/k2hash-data';
 import type { CliUser } from './helpers/openstack';
 import { TroveRest, until, untilHealthy, type InstanceView } from './helpers/trove-rest';
 
-// Issue 12 items 5 and 6: the operations a user (and the cloud's admin) runs on a K2HDKC instance
-// after it is up, through the `openstack` CLI against Debian's Trove 18 on Keystone, the compute
-// double whose host power-cycles the VM for a reboot or a resize, and the real agent. One
-// instance goes through every operation in order (configuration, a refused one, resize, reboot,
-// upgrade) and is deleted at the end while its backup runs.
+// Issue 12 items 4, 5 and 6: the operations a user (and the cloud's admin) runs on a K2HDKC
+// instance after it is up, through the `openstack` CLI against Debian's Trove 18 on Keystone, the
+// compute double whose host power-cycles the VM for a reboot or a resize, and the real agent.
+// One instance (one control plane: the suite's time) goes through every operation in order:
+// configuration, a refused one, volume resizes, flavor resize, reboot, upgrade; it is deleted at
+// the end while its backup runs.
+// Volumes as on a real VM: the cinder volume is a real block device in the VM (a loop device over
+// the compute double's sparse file, at the device path nova attached it), the agent formats and
+// mounts it (manage_volume = true), and it outlives the VM's power cycles, so the data written
+// before a reboot or a flavor resize is read after it. `resize volume` goes through Trove 18's own
+// flow down to the agent's resize_fs. Trove 18 extends with cinderclient's microversion 3.0,
+// where cinder extends only a detached volume, so this cloud resizes offline
+// (online_volume_resize = False): stop_db, unmount_volume, detach, extend, attach, resize_fs,
+// mount_volume, restart. Item 6: a resize_fs that fails leaves the old filesystem mounted, the
+// node working, and a fault that names the operation and the cause.
 
 const run = promisify(execFile);
 const K2HR3_TOKEN = 'e2e-k2hr3-token-not-a-secret';
@@ -26,12 +36,16 @@ const NEXT_VERSION = '1.0.17';
 const STAND_INS = path.join(REPO_ROOT, 'test/doubles/chmpx');
 /** The K2HR3 template's own MAXTHREAD (datastore/k2hdkc-dbaas-template.txt), what the INI has without overrides. */
 const TEMPLATE_MAXTHREAD = /^MAXTHREAD\s*=\s*(\d+)$/m.exec(DBAAS_TEMPLATE)?.[1] ?? 'missing';
+const GiB = 1024 ** 3;
 
 const plane = new ControlPlane({
   bridge: true,
   identity: 'keystone',
   // configuration default / detach render the template in trove-api, which looks in /etc/trove/templates.
   systemTemplates: true,
+  // Each cinder volume a loop device in its VM; resized offline (see above).
+  blockVolumes: true,
+  troveConf: { DEFAULT: ['online_volume_resize = False'] },
   keystone: { [K2HR3_TOKEN]: { user: 'demo', projects: ['demo'] } },
   guestConf: {
     k2hdkc: [`k2hlinetool_path = ${path.join(STAND_INS, 'k2hlinetool')}`, 'k2hr3_poll_seconds = 1', 'backup_progress_interval_seconds = 1'],
@@ -73,13 +87,36 @@ afterAll(async () => {
   if (failed) console.log(plane.report());
   console.log(`operations e2e wall time ${Math.round((Date.now() - startedAt) / 1000)} s`);
   await plane.stop(failed);
+  // Every loop device of the run goes back to the host, whatever happened above (a device still
+  // held by a dying VM namespace goes when the kernel releases it: autoclear).
+  const left = await until('loop devices released', async () => ((await loopsOfRun()).length === 0 ? [] : undefined), 15_000).catch(() => loopsOfRun());
+  expect(left).toEqual([]);
 }, 60_000);
+
+/** Loop devices of this run still attached (`losetup -j` on each volume's backing file). */
+async function loopsOfRun(): Promise<string[]> {
+  const { stdout } = await run('losetup', ['--list', '--noheadings', '--output', 'NAME,BACK-FILE']);
+  return stdout.split('\n').filter((line) => line.includes(plane.dir));
+}
+
+/** How the VM sees its volume: the mount at Trove's mount_point (from its own mountinfo) and statfs. */
+function volumeInVm(vm: Vm): { source: string; fsType: string; bytes: number } {
+  // The agent's mountinfo is the VM's mount table (its own mount namespace).
+  const line = readFileSync(`/proc/${String(vm.agent.child.pid)}/mountinfo`, 'utf8')
+    .split('\n')
+    .find((l) => l.split(' ')[4] === VOLUME_MOUNT_POINT);
+  if (line === undefined) throw new Error(`nothing is mounted at ${VOLUME_MOUNT_POINT} in the VM`);
+  const [, after] = line.split(' - ');
+  const [fsType = '', source = ''] = (after ?? '').split(' ');
+  const st = statfsSync(vmPath(vm, VOLUME_MOUNT_POINT));
+  return { source, fsType, bytes: st.blocks * st.bsize };
+}
 
 const cli = (): NonNullable<typeof plane.userCli> => plane.userCli!;
 
 function vmOf(instanceId: string): Vm {
   const vm = plane.hypervisor.vmOf(instanceId);
-  if (vm === undefined) throw new Error(`no VM runs instance ${instanceId}`);
+  if (vm?.disk === undefined) throw new Error(`no VM with a disk runs instance ${instanceId}`);
   return vm;
 }
 
@@ -133,8 +170,27 @@ describe('operations on one K2HDKC instance', () => {
       return v.status === 'ACTIVE' && v.operating_status === 'HEALTHY' && check() ? true : undefined;
     }, timeoutMs, 500);
   }
+  /**
+   * After a volume resize: the task done (ACTIVE), HEALTHY again, with Trove's recorded size. ERROR
+   * ends the wait unless `passingError` (after a failed resize_fs Trove marks the service FAILED;
+   * the node's next heartbeat says HEALTHY again).
+   */
+  function untilResized(size: number, check: (v: InstanceView) => boolean = () => true, passingError = false): Promise<InstanceView> {
+    return until(`instance ${instanceId} ACTIVE/HEALTHY at ${size} GB`, async () => {
+      const v = await view();
+      if (v.status === 'ERROR' && !passingError) throw new Error(`instance ${instanceId} is ERROR: ${v.fault?.message ?? '(no fault)'}`);
+      return v.status === 'ACTIVE' && v.operating_status === 'HEALTHY' && v.volume?.size === size && check(v) ? v : undefined;
+    }, 150_000);
+  }
+  const show = (): Promise<Record<string, unknown>> => cli().json<Record<string, unknown>>(demo, ['database', 'instance', 'show', instanceId]);
+  const volumeId = (): string => {
+    const server = [...plane.compute!.state.servers.values()].find((s) => s.metadata['trove_instance_id'] === instanceId);
+    const id = server?.volumes[0];
+    if (id === undefined) throw new Error('the instance has no volume');
+    return id;
+  };
 
-  it('launch: instance create with an operator-provisioned configuration group -> HEALTHY', step(async () => {
+  it('launch: instance create --size 1 with an operator-provisioned configuration group -> HEALTHY; the agent formats the VM\'s /dev/vdb, mounts it and writes the VM\'s fstab', step(async () => {
     // The operator pre-provisioned K2HR3 cluster `ops` (extdata-url), plus one restart-required value.
     const k2hr3 = await new K2hr3Provisioner({ apiUrl: plane.k2hr3.url, ...FAST }).provision(K2HR3_TOKEN, {
       tenant: 'demo', cluster: 'ops', template: DBAAS_TEMPLATE, mode: 'server',
@@ -145,12 +201,24 @@ describe('operations on one K2HDKC instance', () => {
       '--datastore', 'k2hdkc', '--datastore-version', VERSION,
     ])).id;
     instanceId = (await cli().json<{ id: string }>(demo, [
-      'database', 'instance', 'create', 'ops-one', '--flavor', 'k2hdkc.small', '--size', '2',
+      'database', 'instance', 'create', 'ops-one', '--flavor', 'k2hdkc.small', '--size', '1',
       '--datastore', 'k2hdkc', '--datastore-version', VERSION, '--configuration', configId,
     ])).id;
     await untilHealthy(rest, demoToken, demoProject, instanceId);
     expectInK2hr3();
     expect(maxthread()).toBe('12');
+
+    const vm = vmOf(instanceId);
+    expect(vm.disk!.devicePath).toBe('/dev/vdb');
+    const seen = volumeInVm(vm);
+    expect(seen).toMatchObject({ source: '/dev/vdb', fsType: 'ext4' });
+    expect(seen.bytes).toBeGreaterThan(0.9 * GiB);
+    expect(seen.bytes).toBeLessThanOrEqual(GiB);
+    // The VM's own /etc/fstab has the volume by UUID; the host's is untouched.
+    expect(readFileSync(vmPath(vm, '/etc/fstab'), 'utf8')).toMatch(new RegExp(`^UUID=[0-9a-f-]{36}\\t${VOLUME_MOUNT_POINT}\\text4\\t`, 'm'));
+    expect(readFileSync('/etc/fstab', 'utf8')).not.toContain(VOLUME_MOUNT_POINT);
+    expect((await show())['volume']).toBe(1);
+    await k2hSet(dataFileOf(vm), 'volume-key', 'written-at-1gb');
   }), 300_000);
 
   it('configuration default shows the values trove-api renders from the installed config.template', step(async () => {
@@ -203,8 +271,59 @@ describe('operations on one K2HDKC instance', () => {
     expectInK2hr3();
   }), 120_000);
 
-  it('resize flavor -> the VM is power-cycled onto the new flavor -> HEALTHY, still in K2HR3', step(async () => {
+  it('resize volume 2: cinder grows the disk, the agent grows the filesystem offline; show and statfs agree on 2 GB, data kept', step(async () => {
+    const vm = vmOf(instanceId);
+    await cli().ok(demo, ['database', 'instance', 'resize', 'volume', instanceId, '2']);
+    await untilResized(2);
+
+    expect(plane.compute!.state.volumes.get(volumeId())?.size).toBe(2);
+    expect(Number(readFileSync(`/sys/block/${path.basename(vm.disk!.loop.path)}/size`, 'utf8').trim()) * 512).toBe(2 * GiB);
+    const seen = volumeInVm(vm);
+    expect(seen).toMatchObject({ source: '/dev/vdb', fsType: 'ext4' });
+    expect(seen.bytes).toBeGreaterThan(1.8 * GiB);
+    expect(seen.bytes).toBeLessThanOrEqual(2 * GiB);
+    // instance show's used/total come from get_filesystem_stats on the grown filesystem.
+    expect((await show())['volume']).toBe(2);
+    expect(await k2hGet(dataFileOf(vm), 'volume-key')).toBe('written-at-1gb');
+    expect(agentLog(vm)).toMatch(/"online":false[^\n]*"msg":"filesystem resized"|"msg":"filesystem resized"[^\n]*"online":false/);
+  }), 240_000);
+
+  it('a resize_fs that fails leaves the 2 GB filesystem mounted, the node HEALTHY, and a fault naming resize_fs and the cause', step(async () => {
+    const vm = vmOf(instanceId);
+    const before = volumeInVm(vm).bytes;
+    // The VM's resize2fs breaks (its own mount namespace only): the tool fails as a full or
+    // damaged filesystem would make it.
+    const broken = path.join(vm.server.vm_dir, 'broken-resize2fs');
+    writeFileSync(broken, '#!/bin/sh\necho "resize2fs: No space left on device while trying to resize $1" >&2\nexit 1\n');
+    chmodSync(broken, 0o755);
+    const pid = String(vm.agent.child.pid);
+    await run('nsenter', ['-t', pid, '-m', 'mount', '--bind', broken, '/usr/sbin/resize2fs']);
+    try {
+      await cli().ok(demo, ['database', 'instance', 'resize', 'volume', instanceId, '3']);
+      // Trove recorded 3 GB once cinder had it; the fault tells the user the filesystem did not follow.
+      const v = await untilResized(3, (x) => (x.fault?.message ?? '').includes('resize_fs'), true);
+      // Trove wraps the fault text over lines (and keeps 255 characters of it).
+      const fault = (v.fault?.message ?? '').replace(/\s+/g, ' ');
+      expect(fault).toContain('An error occurred communicating with the guest'); // Trove's GuestError
+      expect(fault).toContain('resize_fs (offline) failed (old filesystem mounted again, node restarted)');
+      expect(fault).toContain('Could not resize /dev/vdb');
+      expect(fault).toContain('No space left on device');
+    } finally {
+      await run('nsenter', ['-t', pid, '-m', 'umount', '/usr/sbin/resize2fs']);
+    }
+    const seen = volumeInVm(vm);
+    expect(seen).toMatchObject({ source: '/dev/vdb', fsType: 'ext4' });
+    expect(seen.bytes).toBe(before);
+    expect(await k2hGet(dataFileOf(vm), 'volume-key')).toBe('written-at-1gb');
+    const shown = await show();
+    expect(shown['volume']).toBe(3);
+    expect(String(shown['status'])).toBe('ACTIVE');
+  }), 240_000);
+
+  it('resize flavor -> the VM is power-cycled onto the new flavor -> HEALTHY, still in K2HR3, its volume and data kept', step(async () => {
     const before = vmOf(instanceId);
+    const fsBytes = volumeInVm(before).bytes;
+    await k2hSet(dataFileOf(before), 'before-resize', 'flavor-10');
     const agentPid = before.agent.child.pid;
     await cli().ok(demo, ['database', 'instance', 'resize', 'flavor', instanceId, 'k2hdkc.medium']);
     await until('resize started', async () => ((await view()).status === 'RESIZE' ? true : undefined), 60_000, 200);
@@ -222,12 +341,19 @@ describe('operations on one K2HDKC instance', () => {
     // stop_db took it out of K2HR3; at boot the agent registered it again from its saved state.
     expect(agentLog(after).match(/node started again at agent start/g)?.length).toBe(1);
     expectInK2hr3();
+    // The same disk came back as /dev/vdb (detached at power-off, attached at boot) with its filesystem and data.
+    expect(after.disk!.devicePath).toBe('/dev/vdb');
+    expect(volumeInVm(after)).toEqual({ source: '/dev/vdb', fsType: 'ext4', bytes: fsBytes });
+    expect(await k2hGet(dataFileOf(after), 'before-resize')).toBe('flavor-10');
+    expect(await k2hGet(dataFileOf(after), 'volume-key')).toBe('written-at-1gb');
   }), 240_000);
 
   it('reboot by the cloud admin (mgmt action) power-cycles the VM -> HEALTHY on what its disk kept', step(async () => {
     const before = vmOf(instanceId);
     const bootstrap = readFileSync(path.join(before.stateDir, 'k2hr3-bootstrap.json'), 'utf8');
     const [agentPid, chmpx] = [before.agent.child.pid, pidOf(before, 'chmpx')];
+    const fsBytes = volumeInVm(before).bytes;
+    await k2hSet(dataFileOf(before), 'before-reboot', 'still-here');
     // Trove 18's reboot is an admin (mgmt) action; the demo user is refused.
     const denied = await cli().run(demo, ['database', 'instance', 'reboot', instanceId]);
     expect(denied.code).not.toBe(0);
@@ -241,6 +367,10 @@ describe('operations on one K2HDKC instance', () => {
     expect(readFileSync(path.join(after.stateDir, 'k2hr3-bootstrap.json'), 'utf8')).toBe(bootstrap);
     expect(agentLog(after).match(/node started again at agent start/g)?.length).toBe(2);
     expectInK2hr3();
+    // The data on the volume survived the power cycle.
+    expect(volumeInVm(after)).toEqual({ source: '/dev/vdb', fsType: 'ext4', bytes: fsBytes });
+    expect(await k2hGet(dataFileOf(after), 'before-reboot')).toBe('still-here');
+    expect(await k2hGet(dataFileOf(after), 'volume-key')).toBe('written-at-1gb');
   }), 240_000);
 
   it('instance upgrade to a second registered version -> HEALTHY on it, the data kept', step(async () => {

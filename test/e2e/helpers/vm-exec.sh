@@ -11,7 +11,8 @@
 # VM gets a private /dev (the host's nodes copied, its loop devices left out) holding one node
 # <device path> for <major:minor> (the loop device over the cinder volume's file), and a private
 # /etc (an overlay whose upper layer is <scratch dir>/etc), so the agent's mkfs, mount and fstab
-# work on the VM's own disk and /etc/fstab. The agent formats and mounts it (manage_volume).
+# work on the VM's own disk and /etc/fstab. The agent formats and mounts it (manage_volume); a
+# later boot (reboot, resize flavor) mounts it from that fstab line, as the VM's init would.
 # Usage: vm-exec.sh <vm antpickax dir> <volume size in GB, 0 = none>
 #                   [--block <device path> <major:minor> <scratch dir>] <program> [args...]
 set -eu
@@ -37,6 +38,18 @@ if [ "${1:-}" = --block ]; then
   umount -l "$scratch/host-dev"
   mkdir -p "${device%/*}"
   mknod -m 0660 "$device" b "${majmin%%:*}" "${majmin##*:}"
+  # A boot after a power cycle: like the VM's init (systemd's fstab mounts), mount the volume's
+  # fstab line the agent wrote at prepare. UUID= is resolved here against the one disk (no udev
+  # links for it in this /dev).
+  entry=$(awk '$2 == "/var/lib/antpickax/k2hdkc" { print $1, $3, $4; exit }' /etc/fstab)
+  if [ -n "$entry" ]; then
+    read -r spec fstype opts <<ENTRY
+$entry
+ENTRY
+    if [ "$spec" = "UUID=$(blkid -s UUID -o value "$device" || true)" ] || [ "$spec" = "$device" ]; then
+      mount -t "$fstype" -o "$opts" "$device" /var/lib/antpickax/k2hdkc
+    fi
+  fi
 elif [ "$size" -gt 0 ]; then
   mount -t tmpfs -o "size=${size}g,mode=0755" e2e-volume /var/lib/antpickax/k2hdkc
 fi
