@@ -40,7 +40,6 @@ const GiB = 1024 ** 3;
 
 const plane = new ControlPlane({
   bridge: true,
-  identity: 'keystone',
   // configuration default / detach render the template in trove-api, which looks in /etc/trove/templates.
   systemTemplates: true,
   // Each cinder volume a loop device in its VM; resized offline (see above).
@@ -75,7 +74,7 @@ function step<T>(fn: () => Promise<T>): () => Promise<T> {
 beforeAll(async () => {
   await plane.start();
   rest = new TroveRest(plane.apiUrl);
-  const ks = plane.keystone!;
+  const ks = plane.keystone;
   demo = ks.demo;
   admin = ks.admin;
   demoToken = await ks.token(ks.demo);
@@ -112,7 +111,7 @@ function volumeInVm(vm: Vm): { source: string; fsType: string; bytes: number } {
   return { source, fsType, bytes: st.blocks * st.bsize };
 }
 
-const cli = (): NonNullable<typeof plane.userCli> => plane.userCli!;
+const cli = (): typeof plane.cli => plane.cli;
 
 function vmOf(instanceId: string): Vm {
   const vm = plane.hypervisor.vmOf(instanceId);
@@ -184,7 +183,7 @@ describe('operations on one K2HDKC instance', () => {
   }
   const show = (): Promise<Record<string, unknown>> => cli().json<Record<string, unknown>>(demo, ['database', 'instance', 'show', instanceId]);
   const volumeId = (): string => {
-    const server = [...plane.compute!.state.servers.values()].find((s) => s.metadata['trove_instance_id'] === instanceId);
+    const server = [...plane.compute.state.servers.values()].find((s) => s.metadata['trove_instance_id'] === instanceId);
     const id = server?.volumes[0];
     if (id === undefined) throw new Error('the instance has no volume');
     return id;
@@ -276,7 +275,7 @@ describe('operations on one K2HDKC instance', () => {
     await cli().ok(demo, ['database', 'instance', 'resize', 'volume', instanceId, '2']);
     await untilResized(2);
 
-    expect(plane.compute!.state.volumes.get(volumeId())?.size).toBe(2);
+    expect(plane.compute.state.volumes.get(volumeId())?.size).toBe(2);
     expect(Number(readFileSync(`/sys/block/${path.basename(vm.disk!.loop.path)}/size`, 'utf8').trim()) * 512).toBe(2 * GiB);
     const seen = volumeInVm(vm);
     expect(seen).toMatchObject({ source: '/dev/vdb', fsType: 'ext4' });
@@ -327,11 +326,11 @@ describe('operations on one K2HDKC instance', () => {
     const agentPid = before.agent.child.pid;
     await cli().ok(demo, ['database', 'instance', 'resize', 'flavor', instanceId, 'k2hdkc.medium']);
     await until('resize started', async () => ((await view()).status === 'RESIZE' ? true : undefined), 60_000, 200);
-    await untilSettled('resize done on flavor 11', () => plane.compute!.state.servers.get(before.server.id)?.vm_state === 'active');
+    await untilSettled('resize done on flavor 11', () => plane.compute.state.servers.get(before.server.id)?.vm_state === 'active');
     const shown = await cli().json<Record<string, unknown>>(demo, ['database', 'instance', 'show', instanceId]);
     expect(String(shown['flavor'])).toBe('11');
     // Nova: resized, confirmed by Trove (VERIFY_RESIZE -> ACTIVE), one power cycle of the VM.
-    const server = plane.compute!.state.servers.get(before.server.id);
+    const server = plane.compute.state.servers.get(before.server.id);
     expect([server?.flavor, server?.vm_state, server?.old_flavor, server?.power_cycles]).toEqual(['11', 'active', null, 1]);
     // The VM booted again: a new agent, new daemons, the node registered again.
     const after = vmOf(instanceId);
@@ -359,7 +358,7 @@ describe('operations on one K2HDKC instance', () => {
     expect(denied.code).not.toBe(0);
     await cli().ok(admin, ['database', 'instance', 'reboot', instanceId]);
     await until('reboot started', async () => ((await view()).status === 'REBOOT' ? true : undefined), 60_000, 200);
-    await untilSettled('rebooted', () => plane.compute!.state.servers.get(before.server.id)?.reboots === 1 && vmOf(instanceId).agent.child.pid !== agentPid);
+    await untilSettled('rebooted', () => plane.compute.state.servers.get(before.server.id)?.reboots === 1 && vmOf(instanceId).agent.child.pid !== agentPid);
     const after = vmOf(instanceId);
     expect(before.agent.exitCode()).not.toBeUndefined();
     expect(pidOf(after, 'chmpx')).not.toBe(chmpx);

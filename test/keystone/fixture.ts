@@ -94,8 +94,12 @@ function keystoneConf(dir: string): string {
     '[credential]',
     `key_repository = ${join(dir, 'credential-keys')}`,
     '',
+    // Keystone's own cache, in its one process: every trove-api request and every CLI login
+    // validates a token, which otherwise reads assignments, roles and the catalog from sqlite
+    // each time (seconds per answer on a busy machine). Writes invalidate it in-process.
     '[cache]',
-    'enabled = false',
+    'enabled = true',
+    'backend = dogpile.cache.memory',
     '',
     // bcrypt's cheapest cost: every password login (each `openstack` command) checks one hash,
     // ~0.5 s at the default 12 rounds on a busy test machine, in Keystone's single process.

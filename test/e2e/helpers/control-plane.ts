@@ -30,11 +30,6 @@ export interface SignedIn extends Credentials {
 export interface ControlPlaneOptions {
   /** Install the bridge from datastore/ as an operator would (install.py into a temp site dir). */
   readonly bridge: boolean;
-  /**
-   * Always Debian's Keystone now (the paste-filter fake is gone); still accepted so callers that
-   * name it keep compiling.
-   */
-  readonly identity?: 'keystone';
   /** Extra trove.conf lines per section, appended after the e2e defaults. */
   readonly troveConf?: Readonly<Record<string, readonly string[]>>;
   /**
@@ -50,7 +45,7 @@ export interface ControlPlaneOptions {
    * `detach` render it in trove-api); removed at stop only when this run put it there.
    */
   readonly systemTemplates?: boolean;
-  /** identity `keystone` only: each volume a real block device in its VM, managed by the agent (hypervisor.ts). */
+  /** Each volume a real block device in its VM, managed by the agent (hypervisor.ts). */
   readonly blockVolumes?: boolean;
 }
 
