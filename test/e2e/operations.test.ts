@@ -53,39 +53,25 @@ const plane = new ControlPlane({
   },
 });
 let rest: TroveRest;
-let failed = false;
 let demo: CliUser;
 let admin: CliUser;
 let demoToken = '';
 let demoProject = '';
-const startedAt = Date.now();
-
-function step<T>(fn: () => Promise<T>): () => Promise<T> {
-  return async () => {
-    try {
-      return await fn();
-    } catch (error) {
-      failed = true;
-      throw error;
-    }
-  };
-}
+const step = <T>(fn: () => Promise<T>): (() => Promise<T>) => plane.step(fn);
 
 beforeAll(async () => {
   await plane.start();
-  rest = new TroveRest(plane.apiUrl);
+  rest = plane.rest;
   const ks = plane.keystone;
   demo = ks.demo;
   admin = ks.admin;
-  demoToken = await ks.token(ks.demo);
+  demoToken = plane.demo.token;
   demoProject = ks.demo.projectId;
-  await plane.bridgeCommand('k2hdkc_trove_bridge.registration', ['--config-file', plane.confPath, '--db-sync']);
+  await plane.registerDatastore();
 }, 240_000);
 
 afterAll(async () => {
-  if (failed) console.log(plane.report());
-  console.log(`operations e2e wall time ${Math.round((Date.now() - startedAt) / 1000)} s`);
-  await plane.stop(failed);
+  await plane.finish('operations e2e');
   // Every loop device of the run goes back to the host, whatever happened above (a device still
   // held by a dying VM namespace goes when the kernel releases it: autoclear).
   const left = await until('loop devices released', async () => ((await loopsOfRun()).length === 0 ? [] : undefined), 15_000).catch(() => loopsOfRun());

@@ -8,6 +8,7 @@ import { CtlportClient } from '../../../src/k2hdkc/ctlport';
 import { composeIni, writeIniAtomically } from '../../../src/k2hdkc/ini';
 import { removeGroupLeftovers } from '../../helpers/antpickax';
 import { NodeNetwork } from '../../helpers/netns';
+import { waitUntil } from './helpers/wait-until';
 
 // The data path of the stand-ins, as a K2HDKC client sees it (k2hdkc-observed.md "Data
 // placement", "Lifecycle observations"): k2hdkclinetool on a node joins that node's chmpx and
@@ -49,21 +50,7 @@ function iniFor(self: Node, members: readonly Node[], dir: string): string {
   });
 }
 
-async function waitFor<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await read();
-      if (ok(v)) return v;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`gave up waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
-}
+const waitFor = <T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 20_000): Promise<T> => waitUntil(read, ok, what, timeoutMs, 50);
 
 describe('stand-in data path: k2hdkclinetool through chmpx to the servers that own a key', () => {
   let dir: string;

@@ -7,6 +7,7 @@ import { CtlportClient, type SelfStatus } from '../../../src/k2hdkc/ctlport';
 import { composeIni, writeIniAtomically } from '../../../src/k2hdkc/ini';
 import { removeGroupLeftovers } from '../../helpers/antpickax';
 import { NodeNetwork } from '../../helpers/netns';
+import { waitUntil } from './helpers/wait-until';
 
 // The ring behaviour of the chmpx stand-in that real chmpx showed when members start in the
 // wrong order (k2hdkc-observed.md "Second run"): a refused early join, separately formed rings
@@ -48,22 +49,7 @@ function iniFor(self: Node, members: readonly Node[], dir: string, group = GROUP
   });
 }
 
-/** Polls `read` until `ok` holds; the deadline only bounds a broken run, it asserts no timing. */
-async function waitFor<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await read();
-      if (ok(v)) return v;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`gave up waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
-}
+const waitFor = waitUntil;
 
 describe('chmpx stand-in rings', () => {
   let dir: string;

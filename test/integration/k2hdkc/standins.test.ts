@@ -8,6 +8,7 @@ import { CtlportClient, probeHealth, type AllStatus, type SelfStatus } from '../
 import { composeIni, writeIniAtomically } from '../../../src/k2hdkc/ini';
 import { removeGroupLeftovers } from '../../helpers/antpickax';
 import { NodeNetwork } from '../../helpers/netns';
+import { waitUntil } from './helpers/wait-until';
 
 // The chmpx / k2hdkc stand-ins driven through the agent's own ctlport client and INI writer.
 // Each node has its own network namespace with its own loopback address (127.0.0.2, .3, .4) and
@@ -37,22 +38,7 @@ function iniFor(self: Node, members: readonly Node[], dir: string): string {
   });
 }
 
-/** Polls `read` until `ok` holds; the deadline only bounds a broken run, it asserts no timing. */
-async function waitFor<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 15_000;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await read();
-      if (ok(v)) return v;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`gave up waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
-}
+const waitFor = <T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> => waitUntil(read, ok, what, 15_000);
 
 function exitOf(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
