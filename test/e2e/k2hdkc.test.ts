@@ -361,6 +361,26 @@ describe('4. backup to the real Swift and restore (operator pre-provisioned K2HR
     }), 90_000);
   }
 
+  // `log save` and `log tail` read the published objects back from the user's Swift account
+  // (troveclient's own Swift connection, logged in with the user's password).
+  it('log save writes the published guest log to a file; log tail prints its last lines', step(async () => {
+    const publishedLog = await plane.cli.json<LogView>(demo(), ['database', 'log', 'set', source, 'guest', '--publish']);
+    expect(publishedLog.published).toBeGreaterThan(0);
+    const file = path.join(plane.dir, 'guest-log-save.log');
+    const said = await plane.cli.ok(demo(), ['database', 'log', 'save', source, 'guest', '--file', file]);
+    expect(said).toContain(file);
+    const saved = readFileSync(file, 'utf8');
+    expect(saved.length).toBeGreaterThan(0);
+    // What was published is the start of the VM's file (the agent goes on logging after it).
+    expect(readFileSync(logFile('guest'), 'utf8').startsWith(saved)).toBe(true);
+
+    const tail = await plane.cli.ok(demo(), ['database', 'log', 'tail', source, 'guest', '--lines', '3']);
+    const lines = tail.split('\n').filter((line) => line.trim() !== '');
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(saved).toContain(line.trim());
+    await plane.cli.json<LogView>(demo(), ['database', 'log', 'set', source, 'guest', '--discard']);
+  }), 90_000);
+
   // Issue 4 acceptance 5: bin/k2hdkc-trove-scheduler against this trove-api.
   it('the backup scheduler fires, its backups appear in `backup list`, retention deletes the oldest beyond N', step(async () => {
     // The user's own application credential, made as the user makes one; the scheduler finds
