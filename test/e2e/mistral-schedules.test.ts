@@ -155,9 +155,14 @@ describe('a user schedules backups of their instance', () => {
     expect(list.map((s) => [s.id, s.name])).toEqual([[nightly, 'nightly']]);
     const shown = await scheduleJson<{ description: string }>(['show', nightly]);
     expect(shown.description).toBe('schedule=nightly keep=2');
-    const runs = await scheduleJson<Array<{ state: string; backup_name: string | null }>>(['executions', nightly]);
-    expect(runs.some((r) => r.state === 'SUCCESS' && /^nightly-/.test(r.backup_name ?? ''))).toBe(true);
-  }), 60_000);
+    // The backup is COMPLETED before its run ends (the workflow then applies the retention), so
+    // the run's SUCCESS may come a moment later.
+    const run = await until('a SUCCESS run of the schedule', async () => {
+      const runs = await scheduleJson<Array<{ state: string; backup_name: string | null }>>(['executions', nightly]);
+      return runs.find((r) => r.state === 'SUCCESS' && /^nightly-/.test(r.backup_name ?? ''));
+    }, 60_000, 2000);
+    expect(run.backup_name).toMatch(/^nightly-\d{8}T\d{6}Z$/);
+  }), 90_000);
 
   it('delete stops further runs; the backups it made stay', step(async () => {
     const token = await plane.keystone.token(plane.keystone.demo);
