@@ -37,6 +37,8 @@ AMQP_PORT=5672
 WAIT_SECONDS=90
 
 log() { printf 'setup-test-env: %s\n' "$*" >&2; }
+# Whatever step fails, say which one: set -e alone ends the script without a word.
+trap 'log "failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -86,7 +88,9 @@ fi
 # names them) count against root's RLIMIT_MSGQUEUE (800 KiB for all queues together): a few
 # dozen left behind and the next chmpx cannot open its own. Remove those no live process holds.
 if mountpoint -q /dev/mqueue 2>/dev/null; then
-  held="$(for fd in /proc/[0-9]*/fd/*; do readlink "$fd" 2>/dev/null; done | sort -u)"
+  # A process may exit between the glob and readlink: a failed readlink is not an error
+  # (under pipefail it would end the whole set-up, silently).
+  held="$(for fd in /proc/[0-9]*/fd/*; do readlink "$fd" 2>/dev/null || true; done | sort -u)"
   stale=()
   for queue in /dev/mqueue/*; do
     name="${queue##*/}"
