@@ -13,7 +13,7 @@ rm -f "$report"
 
 bash scripts/setup-test-env.sh
 # A fresh clone has no node_modules yet: install the locked dependencies (.ci/run has already).
-[ -x node_modules/.bin/vitest ] && [ -x node_modules/.bin/tsc ] || npm ci
+if [ ! -x node_modules/.bin/vitest ] || [ ! -x node_modules/.bin/tsc ]; then npm ci; fi
 npm run build
 # Tests and helpers are type-checked too (the build covers src/ only).
 npm run typecheck
