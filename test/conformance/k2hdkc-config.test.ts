@@ -160,7 +160,8 @@ describe('a K2HDKC instance configured, upgraded and resized through Trove\'s cl
 
     expect(await invoke('update_overrides', { overrides: {}, remove: true })).toMatchObject({ ok: true, result: null });
     expect(existsSync(path.join(guest.files.stateDir, 'overrides.json'))).toBe(false);
-    expect(k2hdkcValue('MAXTHREAD')).toBe('8');
+    // No check of the INI here: the K2HR3 poll (every 200 ms in this file) may already have
+    // written the served value; k2hdkc reads MAXTHREAD only when it starts.
     expect(await invoke('restart')).toMatchObject({ ok: true, result: null });
     expect(k2hdkcValue('MAXTHREAD')).toBe('20');
     await healthyRow();
