@@ -32,8 +32,8 @@ export interface K2hdkcManagerOptions {
   readonly healthPollMs: number;
   /** Live reconfiguration: mean ms between K2HR3 polls ([k2hdkc] k2hr3_poll_seconds); 0 = off. */
   readonly k2hr3PollMs?: number;
-  /** Ring forming and self-heal (k2hdkc/ring): check interval, start-gate grace; defaults 5 s / 45 s. */
-  readonly ring?: { readonly checkMs?: number; readonly startGraceMs?: number; readonly healAttempts?: number };
+  /** Ring forming and self-heal (k2hdkc/ring): check interval, start-gate grace, [ADD][Done] stall before COMPMERGE; defaults 5 s / 45 s / 5 s. */
+  readonly ring?: { readonly checkMs?: number; readonly startGraceMs?: number; readonly healAttempts?: number; readonly joinStallMs?: number };
   /** Per-node INI keys (Trove configuration overrides) set on the text K2HR3 serves; absent = as served. */
   readonly iniOverlay?: IniOverlay;
   readonly log: Logger;

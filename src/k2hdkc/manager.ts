@@ -19,6 +19,7 @@ import type { NodeProcesses } from './processes/types';
 import type { IniPoller } from './reconfigure';
 import { ringMembers, type RingMember } from './ring/members';
 import { checkRing } from './ring/ring-health';
+import { JoinCompleter } from './ring/merge-complete';
 import { isStuckOut, RingHealer } from './ring/self-heal';
 import { waitForTurn } from './ring/start-gate';
 import { deregisterNode, serviceOut, serviceOutDeadline } from './scale-in';
@@ -375,9 +376,11 @@ export class K2hdkcManager {
   private async waitHealthy(signal: AbortSignal): Promise<void> {
     const endpoint = await this.requireIni();
     let last: NodeHealth = 'shutdown';
+    const joins = this.options.role === 'server' ? new JoinCompleter({ stallMs: this.options.ring?.joinStallMs ?? 5000, log: this.options.log.child({ component: 'ring' }) }) : null;
     const reached = await waitUntil(signal, this.options.healthPollMs, async () => {
       if (this.crashed) throw new ProcessError('chmpx or k2hdkc kept crashing while the node was starting; see their logs.');
       last = await this.nodeHealth(endpoint, signal, undefined, true);
+      if (last !== 'healthy' && joins !== null) await joins.check(this.client(endpoint, 1000), signal);
       return last === 'healthy';
     });
     if (!reached) {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +15,8 @@ export const CONTROL_EXCHANGE = 'trove';
 
 /** Where the AntPickax programs keep their files on a VM (the template's K2HFILE lives below it). */
 const ANTPICKAX_DIR = '/var/lib/antpickax';
+/** Mounts the mqueue file system of the current IPC namespace on /dev/mqueue, then execs its arguments. */
+const OWN_MQUEUE = 'mount -t mqueue mqueue /dev/mqueue && exec "$@"';
 /** Binds a VM's own directory over /var/lib/antpickax inside a private mount namespace, then execs. */
 const VM_EXEC = path.resolve(__dirname, '../../e2e/helpers/vm-exec.sh');
 
@@ -128,6 +131,13 @@ export class ConformanceEnv {
     return node;
   }
 
+  /** chmpx's queues of `group` (`<GROUP>.<16 hex>`) in the node on `address`: its own IPC namespace's mqueue file system. */
+  async nodeQueues(address: string, group: string): Promise<string[]> {
+    const { command, args } = await this.inNode(address, 'unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', OWN_MQUEUE, 'sh', 'ls', '/dev/mqueue']);
+    const out = execFileSync(command, args, { encoding: 'utf8' });
+    return out.split('\n').filter((n) => n.startsWith(`${group}.`) && /^[0-9a-f]{16}$/.test(n.slice(group.length + 1))).sort();
+  }
+
   /** `command args` run inside the node on `address` (see node()). */
   async inNode(address: string, command: string, args: readonly string[]): Promise<{ command: string; args: string[] }> {
     return (await this.node(address)).command(command, args);
@@ -145,8 +155,12 @@ export class ConformanceEnv {
     const dataDir = this.guestDataDirs.get(guest.id);
     // The bind target must exist on the host; inside the node it is the node's own directory.
     if (dataDir !== undefined) mkdirSync(ANTPICKAX_DIR, { recursive: true });
+    // In a private mount namespace with the node's own /dev/mqueue: the node has its own IPC
+    // namespace, and the host's mqueue mount shows only the host's queues, so without it the agent
+    // could not see (nor remove) the queues of a real chmpx, as it can on a VM.
+    const vm = dataDir === undefined ? [] : ['/bin/sh', VM_EXEC, dataDir, '0'];
     const inNode = (cmd: string, args: string[]): { command: string; args: string[] } =>
-      node === undefined ? { command: cmd, args } : dataDir === undefined ? node.command(cmd, args) : node.command('unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', VM_EXEC, dataDir, '0', cmd, ...args]);
+      node === undefined ? { command: cmd, args } : node.command('unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', OWN_MQUEUE, 'sh', ...vm, cmd, ...args]);
     const agent = new AgentProcess(guest.files, node === undefined ? undefined : inNode);
     this.agents.push(agent);
     return agent;

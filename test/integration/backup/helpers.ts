@@ -34,6 +34,16 @@ export async function fillStandin(k2hfile: string, entries: Record<string, strin
   await runCommand(K2HLINETOOL, ['-f', k2hfile], { input: `${lines.join('\n')}\nquit\n` });
 }
 
+/**
+ * The values of `keys` in a k2hash data file (`print`, read-only), null when absent. Both
+ * k2hlinetools print `"<key>" => "<value>"` (the real one indented as `  +"<key>" => ...`), so
+ * the match is not anchored; the stand-in's own file format is never read.
+ */
+export async function readKeys(k2hfile: string, keys: readonly string[]): Promise<Record<string, string | null>> {
+  const out = (await runCommand(K2HLINETOOL, ['-f', k2hfile, '-ro'], { input: `${keys.map((k) => `print ${k}`).join('\n')}\nquit\n` })).toString('utf8');
+  return Object.fromEntries(keys.map((k) => [k, new RegExp(`"${k}" => "(.*)"`).exec(out)?.[1] ?? null]));
+}
+
 /** Object names in a container (plain listing), or [] when the container does not exist. */
 export async function listObjects(swift: SwiftFixture, container: string): Promise<string[]> {
   const res = await axios.get<string>(`${swift.url}/${container}?format=plain`, {
