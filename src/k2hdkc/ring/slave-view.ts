@@ -1,0 +1,129 @@
+import type { Logger } from '../../log';
+import { CtlportClient } from '../ctlport/client';
+import type { AllStatus } from '../ctlport/parse';
+import { memberLabel, type RingMember } from './members';
+import { rowOf, type CtlportHost } from './observe';
+
+/** A server this slave's chmpx holds out of its view although the server serves. */
+export interface HeldServer {
+  readonly member: RingMember;
+  /** Its status in the slave's ALLSTATUS, e.g. `SAFE -> [SERVICE IN][DOWN][n/a][Nothing][NoSuspend]`. */
+  readonly seen: string;
+  /** Its own SELFSTATUS status. */
+  readonly own: string;
+}
+
+/**
+ * The servers the slave's ALLSTATUS shows other than [SERVICE IN][UP] while their own control
+ * port says [SERVICE IN][UP]. A server that does not answer (down, or its chmpx denies this host
+ * because its INI does not list the slave yet) or lists itself otherwise is not counted: the
+ * slave's view may be right. A server the slave's chmpx does not list yet is left to its INI reload.
+ */
+export async function heldServers(all: AllStatus, members: readonly RingMember[], host: CtlportHost, signal?: AbortSignal): Promise<HeldServer[]> {
+  const held = await Promise.all(
+    members.map(async (m): Promise<HeldServer | undefined> => {
+      const row = rowOf(all, m);
+      if (row === undefined || (row.status.ring === 'SERVICE IN' && row.status.live === 'UP')) return undefined;
+      const client = new CtlportClient({ host: host(m), port: m.ctlport, connectTimeoutMs: 1000, readTimeoutMs: 1000 });
+      const own = await client.selfStatus(signal).catch(() => undefined);
+      if (own === undefined || own.status.ring !== 'SERVICE IN' || own.status.live !== 'UP') return undefined;
+      return { member: m, seen: row.status.text, own: own.status.text };
+    }),
+  );
+  return held.filter((h): h is HeldServer => h !== undefined);
+}
+
+export interface SlaveViewHealerOptions {
+  /** This slave's control port; null when there is no INI. */
+  readonly client: () => Promise<CtlportClient | null>;
+  /** The servers of the INI on disk. */
+  readonly members: () => Promise<readonly RingMember[]>;
+  readonly host: CtlportHost;
+  /** Restarts this node's chmpx (a slave holds no data: cheap). */
+  readonly restart: (signal?: AbortSignal) => Promise<void>;
+  /** How long a server may be held out while it serves before the restart. */
+  readonly graceMs: number;
+  /** The least time between two restarts. */
+  readonly minGapMs: number;
+  /** Between checks while the node runs (start()). */
+  readonly intervalMs: number;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+export type SlaveViewCheck = 'whole' | 'held' | 'restarted' | 'no-answer';
+
+/**
+ * Real chmpx 1.0.113 on a slave marks a server it could not connect to DOWN
+ * (`ConnectServers(3879) : Could not connect to <server> ... set status to DOWN.`) and does not
+ * try it again: it stays [SERVICE IN][DOWN] in the slave's ALLSTATUS for 30 s and more while the
+ * server itself is 0x21 [SERVICE IN][UP], and clients on the slave miss its keys. That happens
+ * when the slave connects before the server's chmpx runs (a server added to the ring) or before
+ * the server's INI lists the slave (it is refused). A restarted slave chmpx connects to every
+ * server again, so: a server held out for `graceMs` while it serves → restart, at most every
+ * `minGapMs`. Called on every health poll while the slave starts, and every `intervalMs` after.
+ */
+export class SlaveViewHealer {
+  /** memberLabel → when it was first seen held. */
+  private readonly since = new Map<string, number>();
+  private lastRestart: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+  private active = false;
+  private readonly now: () => number;
+
+  constructor(private readonly options: SlaveViewHealerOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** One look at the slave's view; restarts chmpx when due. Never throws except on cancellation. */
+  async check(signal?: AbortSignal): Promise<SlaveViewCheck> {
+    const client = await this.options.client();
+    const all = client === null ? undefined : await client.allStatus(signal).catch(() => undefined);
+    if (all === undefined) return 'no-answer';
+    const held = await heldServers(all, await this.options.members(), this.options.host, signal);
+    const now = this.now();
+    const labels = new Set(held.map((h) => memberLabel(h.member)));
+    for (const key of [...this.since.keys()]) if (!labels.has(key)) this.since.delete(key);
+    if (held.length === 0) return 'whole';
+    for (const key of labels) if (!this.since.has(key)) this.since.set(key, now);
+    const longest = Math.max(...held.map((h) => now - this.since.get(memberLabel(h.member))!));
+    if (longest < this.options.graceMs) return 'held';
+    if (this.lastRestart !== undefined && now - this.lastRestart < this.options.minGapMs) return 'held';
+    this.lastRestart = now;
+    this.since.clear();
+    const servers = held.map((h) => ({ server: memberLabel(h.member), seen: h.seen, own: h.own }));
+    this.options.log.warn(
+      { servers, heldMs: longest },
+      `restarting this slave's chmpx: it holds ${servers.map((s) => s.server).join(', ')} out of its ring while they serve (chmpx does not retry a server it once failed to connect to)`,
+    );
+    await this.options.restart(signal);
+    return 'restarted';
+  }
+
+  /** Checks every `intervalMs` until stop(). */
+  start(): void {
+    if (this.active) return;
+    this.active = true;
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.active = false;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private schedule(): void {
+    if (!this.active) return;
+    this.timer = setTimeout(() => {
+      this.running = this.check()
+        .catch((error: unknown) => this.options.log.warn({ err: error }, 'slave ring view check failed'))
+        .finally(() => {
+          this.running = undefined;
+          this.schedule();
+        });
+    }, this.options.intervalMs);
+    this.timer.unref();
+  }
+}
