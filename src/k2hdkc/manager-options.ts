@@ -35,7 +35,7 @@ export interface K2hdkcManagerOptions {
   /**
    * Ring forming and self-heal (k2hdkc/ring): check interval, start-gate grace, [ADD][Done] stall
    * before COMPMERGE; defaults 5 s / 45 s / 5 s. A slave: how long a serving server may be held
-   * out of its view before its chmpx restarts, and the least gap between restarts; 3 s / 30 s.
+   * out of its view before its chmpx restarts, and the least gap between restarts; 3 s / 10 s.
    */
   readonly ring?: {
     readonly checkMs?: number;

@@ -265,7 +265,7 @@ export class K2hdkcManager {
       host: (m) => m.name,
       restart: (signal) => this.processes.restart(signal),
       graceMs: ring.slaveViewGraceMs ?? 3000,
-      minGapMs: ring.slaveRestartGapMs ?? 30_000,
+      minGapMs: ring.slaveRestartGapMs ?? 10_000,
       intervalMs: ring.checkMs ?? 5000,
       log: this.options.log.child({ component: 'ring' }),
     });

@@ -1,6 +1,7 @@
 import type { Logger } from '../../log';
 import { CtlportClient } from '../ctlport/client';
 import type { AllStatus } from '../ctlport/parse';
+import { isServingServer } from '../ctlport/status-word';
 import { memberLabel, type RingMember } from './members';
 import { rowOf, type CtlportHost } from './observe';
 
@@ -15,9 +16,12 @@ export interface HeldServer {
 
 /**
  * The servers the slave's ALLSTATUS shows other than [SERVICE IN][UP] while their own control
- * port says [SERVICE IN][UP]. A server that does not answer (down, or its chmpx denies this host
- * because its INI does not list the slave yet) or lists itself otherwise is not counted: the
- * slave's view may be right. A server the slave's chmpx does not list yet is left to its INI reload.
+ * port says [SERVICE IN][UP][n/a][Nothing][NoSuspend]. A server that does not answer (down, or
+ * its chmpx denies this host because its INI does not list the slave yet) or is in any other
+ * state is not counted: the slave's view may be right, and a joiner may still refuse the slave
+ * (real chmpx 1.0.113: a joiner stuck at [ADD][Doing] whose INI did not list the slave yet
+ * refused it, `could not allow from this server`; a restart could not help). A server the
+ * slave's chmpx does not list yet is left to its INI reload.
  */
 export async function heldServers(all: AllStatus, members: readonly RingMember[], host: CtlportHost, signal?: AbortSignal): Promise<HeldServer[]> {
   const held = await Promise.all(
@@ -26,7 +30,7 @@ export async function heldServers(all: AllStatus, members: readonly RingMember[]
       if (row === undefined || (row.status.ring === 'SERVICE IN' && row.status.live === 'UP')) return undefined;
       const client = new CtlportClient({ host: host(m), port: m.ctlport, connectTimeoutMs: 1000, readTimeoutMs: 1000 });
       const own = await client.selfStatus(signal).catch(() => undefined);
-      if (own === undefined || own.status.ring !== 'SERVICE IN' || own.status.live !== 'UP') return undefined;
+      if (own === undefined || !isServingServer(own.status)) return undefined;
       return { member: m, seen: row.status.text, own: own.status.text };
     }),
   );

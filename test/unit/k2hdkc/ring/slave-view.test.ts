@@ -100,9 +100,12 @@ describe('a slave whose chmpx holds a serving server out of its view', () => {
     expect(t.restarts).toEqual([]);
   });
 
-  it('does not restart for a server that is not in service itself, or whose chmpx denies the slave (its INI does not list it yet)', async () => {
+  it('does not restart for a server that is not in service itself, still joining, or whose chmpx denies the slave (its INI does not list it yet)', async () => {
     let own: string | undefined = '0x10011(SAFE -> [SERVICE OUT][UP][n/a][Nothing][Suspend])';
     const t = await setUp(() => own);
+    expect(await t.healer.check()).toBe('whole');
+    own = '0x2121(SAFE -> [SERVICE IN][UP][ADD][Doing][NoSuspend])';
+    t.advance(10_000);
     expect(await t.healer.check()).toBe('whole');
     own = undefined;
     t.advance(10_000);
