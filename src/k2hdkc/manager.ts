@@ -263,7 +263,8 @@ export class K2hdkcManager {
         return endpoint === null ? [] : this.members(endpoint);
       },
       host: (m) => m.name,
-      restart: (signal) => this.processes.restart(signal),
+      // Bounded like a start: a chmpx that does not come back must not hold the check loop for good.
+      restart: (signal) => this.processes.restart(this.bounded(signal)),
       graceMs: ring.slaveViewGraceMs ?? 3000,
       minGapMs: ring.slaveRestartGapMs ?? 10_000,
       intervalMs: ring.checkMs ?? 5000,

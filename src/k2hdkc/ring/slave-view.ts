@@ -14,6 +14,41 @@ export interface HeldServer {
   readonly own: string;
 }
 
+/** One chmpx of a DUMP: its ctlport, custom_seed and `sock` (`-1`: no connection to it). */
+export interface DumpSocket {
+  readonly ctlport: number;
+  readonly seed: string;
+  readonly sock: string;
+}
+
+/**
+ * The chmpx entries of a DUMP reply (real chmpx 1.0.113: `name = ...` opens an entry, whose
+ * `ctlport`, `custom_seed` and `sock` lines follow; `sock = -1` when this chmpx holds no socket
+ * to it). The slave's own entry is among them; callers match on ctlport + seed.
+ */
+export function parseDumpSockets(reply: string): DumpSocket[] {
+  const out: DumpSocket[] = [];
+  let cur: { ctlport?: number; seed?: string; sock?: string } | undefined;
+  const flush = (): void => {
+    if (cur?.ctlport !== undefined && cur.seed !== undefined && cur.sock !== undefined) out.push({ ctlport: cur.ctlport, seed: cur.seed, sock: cur.sock });
+  };
+  for (const line of reply.split('\n')) {
+    const m = /^\s*(name|ctlport|custom_seed|sock)\s*=\s*(.*?)\s*$/.exec(line);
+    if (!m) continue;
+    const [, key, value] = m as unknown as [string, string, string];
+    if (key === 'name') {
+      flush();
+      cur = {};
+    } else if (cur !== undefined) {
+      if (key === 'ctlport') cur.ctlport = Number(value);
+      else if (key === 'custom_seed') cur.seed = value;
+      else cur.sock ??= value;
+    }
+  }
+  flush();
+  return out;
+}
+
 /**
  * The servers the slave's ALLSTATUS shows other than [SERVICE IN][UP] while their own control
  * port says [SERVICE IN][UP][n/a][Nothing][NoSuspend]. A server that does not answer (down, or
@@ -23,15 +58,17 @@ export interface HeldServer {
  * refused it, `could not allow from this server`; a restart could not help). A server the
  * slave's chmpx does not list yet is left to its INI reload.
  */
-export async function heldServers(all: AllStatus, members: readonly RingMember[], host: CtlportHost, signal?: AbortSignal): Promise<HeldServer[]> {
+export async function heldServers(all: AllStatus, members: readonly RingMember[], host: CtlportHost, signal?: AbortSignal, sockets?: readonly DumpSocket[]): Promise<HeldServer[]> {
   const held = await Promise.all(
     members.map(async (m): Promise<HeldServer | undefined> => {
       const row = rowOf(all, m);
-      if (row === undefined || (row.status.ring === 'SERVICE IN' && row.status.live === 'UP')) return undefined;
+      const sock = sockets?.find((d) => d.ctlport === m.ctlport && d.seed === m.seed)?.sock;
+      const inView = row !== undefined && row.status.ring === 'SERVICE IN' && row.status.live === 'UP';
+      if (row === undefined || (inView && sock !== '-1')) return undefined;
       const client = new CtlportClient({ host: host(m), port: m.ctlport, connectTimeoutMs: 1000, readTimeoutMs: 1000 });
       const own = await client.selfStatus(signal).catch(() => undefined);
       if (own === undefined || !isServingServer(own.status)) return undefined;
-      return { member: m, seen: row.status.text, own: own.status.text };
+      return { member: m, seen: inView ? `${row.status.text}, no socket (DUMP sock = -1)` : row.status.text, own: own.status.text };
     }),
   );
   return held.filter((h): h is HeldServer => h !== undefined);
@@ -85,7 +122,11 @@ export class SlaveViewHealer {
     const client = await this.options.client();
     const all = client === null ? undefined : await client.allStatus(signal).catch(() => undefined);
     if (all === undefined) return 'no-answer';
-    const held = await heldServers(all, await this.options.members(), this.options.host, signal);
+    // The view alone is not enough: real chmpx showed the server [SERVICE IN][UP] in the slave's
+    // ALLSTATUS (status updates from the ring) while it had no socket to it and reads of its keys
+    // failed; the slave's DUMP says so (`sock = -1` in the server's entry).
+    const dump = await client!.send('DUMP', signal).catch(() => undefined);
+    const held = await heldServers(all, await this.options.members(), this.options.host, signal, dump === undefined ? undefined : parseDumpSockets(dump));
     const now = this.now();
     const labels = new Set(held.map((h) => memberLabel(h.member)));
     for (const key of [...this.since.keys()]) if (!labels.has(key)) this.since.delete(key);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CtlportClient } from '../../../../src/k2hdkc/ctlport/client';
 import type { RingMember } from '../../../../src/k2hdkc/ring/members';
-import { SlaveViewHealer } from '../../../../src/k2hdkc/ring/slave-view';
+import { parseDumpSockets, SlaveViewHealer } from '../../../../src/k2hdkc/ring/slave-view';
 import { sinkLogger } from '../processes/helpers';
 
 // Real chmpx 1.0.113 on a slave marks a server it could not connect to DOWN and keeps it so while
@@ -13,11 +13,13 @@ import { sinkLogger } from '../processes/helpers';
 const ALLSTATUS = readFileSync(join(__dirname, '../../../fixtures/k2hdkc/allstatus-3.txt'), 'utf8');
 const SELFSTATUS = readFileSync(join(__dirname, '../../../fixtures/k2hdkc/selfstatus-server.txt'), 'utf8');
 const HELD_C = '0x20(SAFE -> [SERVICE IN][DOWN][n/a][Nothing][NoSuspend])';
+/** A real slave's DUMP (chmpx 1.0.113, one server it could not connect to). */
+const DUMP = readFileSync(join(__dirname, '../../../fixtures/k2hdkc/dump-slave.txt'), 'utf8');
 
 /** A control port on a free loopback port answering every command with `reply()` (undefined: closes without a word, as a denied host sees it). */
-function fakeCtlport(reply: () => string | undefined): Promise<{ server: Server; port: number }> {
-  const server = createServer((s: Socket) => s.once('data', () => {
-    const text = reply();
+function fakeCtlport(reply: (command: string) => string | undefined): Promise<{ server: Server; port: number }> {
+  const server = createServer((s: Socket) => s.once('data', (d) => {
+    const text = reply(d.toString('utf8').trim());
     if (text === undefined) s.destroy();
     else s.end(text);
   }));
@@ -40,7 +42,8 @@ describe('a slave whose chmpx holds a serving server out of its view', () => {
       return s === undefined ? undefined : SELFSTATUS.replace('0x21(SAFE -> [SERVICE IN][UP][n/a][Nothing][NoSuspend])', s);
     });
     let view = ALLSTATUS.replace('Control Port       = 8025', `Control Port       = ${c.port}`).replace('0x10(SAFE -> [SERVICE OUT][DOWN][n/a][Nothing][NoSuspend])', HELD_C);
-    const slave = await fakeCtlport(() => view);
+    let dump: string | undefined;
+    const slave = await fakeCtlport((command) => (command === 'DUMP' ? dump : view));
     servers.push(c.server, slave.server);
     const member: RingMember = { name: '127.0.0.2', ctlport: c.port, seed: 'server-c', isSelf: false };
     let now = 1_000_000;
@@ -63,6 +66,8 @@ describe('a slave whose chmpx holds a serving server out of its view', () => {
       lines,
       advance: (ms: number) => void (now += ms),
       seeCUp: () => void (view = view.replace(HELD_C, '0x21(SAFE -> [SERVICE IN][UP][n/a][Nothing][NoSuspend])')),
+      /** The slave's DUMP: its entry for C with this `sock`. */
+      dumpSock: (sock: string) => void (dump = DUMP.replace('ctlport          = 29021', `ctlport          = ${c.port}`).replace('custom_seed      = server-a', 'custom_seed      = server-c').replace(/(custom_seed      = server-c[\s\S]*?sock             = )-1/, `$1${sock}`)),
     };
   }
 
@@ -87,6 +92,25 @@ describe('a slave whose chmpx holds a serving server out of its view', () => {
     t.advance(25_000);
     expect(await t.healer.check()).toBe('restarted');
     expect(t.restarts).toHaveLength(2);
+  });
+
+  it('reads the sockets of a real slave DUMP: its own entry and the server it holds no socket to', () => {
+    expect(parseDumpSockets(DUMP)).toEqual([
+      { ctlport: 29031, seed: 'slave-s', sock: '-1' },
+      { ctlport: 29021, seed: 'server-a', sock: '-1' },
+    ]);
+  });
+
+  it('restarts also when the view shows the server in service but the DUMP has no socket to it (real chmpx: 11 of 40 keys unreadable)', async () => {
+    const t = await setUp(() => '0x21(SAFE -> [SERVICE IN][UP][n/a][Nothing][NoSuspend])');
+    t.seeCUp();
+    t.dumpSock('14');
+    expect(await t.healer.check()).toBe('whole');
+    t.dumpSock('-1');
+    expect(await t.healer.check()).toBe('held');
+    t.advance(3000);
+    expect(await t.healer.check()).toBe('restarted');
+    expect(t.lines.find((l) => l.level === 'warn')?.servers).toEqual([expect.objectContaining({ seen: 'SAFE -> [SERVICE IN][UP][n/a][Nothing][NoSuspend], no socket (DUMP sock = -1)' })]);
   });
 
   it('leaves it alone once the slave sees the server again, and a held spell starts over', async () => {
