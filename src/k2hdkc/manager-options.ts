@@ -32,8 +32,19 @@ export interface K2hdkcManagerOptions {
   readonly healthPollMs: number;
   /** Live reconfiguration: mean ms between K2HR3 polls ([k2hdkc] k2hr3_poll_seconds); 0 = off. */
   readonly k2hr3PollMs?: number;
-  /** Ring forming and self-heal (k2hdkc/ring): check interval, start-gate grace, [ADD][Done] stall before COMPMERGE; defaults 5 s / 45 s / 5 s. */
-  readonly ring?: { readonly checkMs?: number; readonly startGraceMs?: number; readonly healAttempts?: number; readonly joinStallMs?: number };
+  /**
+   * Ring forming and self-heal (k2hdkc/ring): check interval, start-gate grace, [ADD][Done] stall
+   * before COMPMERGE; defaults 5 s / 45 s / 5 s. A slave: how long a serving server may be held
+   * out of its view before its chmpx restarts, and the least gap between restarts; 3 s / 10 s.
+   */
+  readonly ring?: {
+    readonly checkMs?: number;
+    readonly startGraceMs?: number;
+    readonly healAttempts?: number;
+    readonly joinStallMs?: number;
+    readonly slaveViewGraceMs?: number;
+    readonly slaveRestartGapMs?: number;
+  };
   /** Per-node INI keys (Trove configuration overrides) set on the text K2HR3 serves; absent = as served. */
   readonly iniOverlay?: IniOverlay;
   readonly log: Logger;

@@ -21,6 +21,7 @@ import { ringMembers, type RingMember } from './ring/members';
 import { checkRing } from './ring/ring-health';
 import { JoinCompleter } from './ring/merge-complete';
 import { isStuckOut, RingHealer } from './ring/self-heal';
+import { SlaveViewHealer } from './ring/slave-view';
 import { waitForTurn } from './ring/start-gate';
 import { deregisterNode, serviceOut, serviceOutDeadline } from './scale-in';
 import { overlayLastServed, overlayServed } from './served-ini';
@@ -40,9 +41,12 @@ export class K2hdkcManager {
   private poller: IniPoller | null = null;
   /** Services the node in again when chmpx leaves it [SERVICE OUT][UP] (issue 10 item 1). */
   private healer: RingHealer | null = null;
+  /** A slave: restarts its chmpx when it holds a serving server out of its view (ring/slave-view.ts). */
+  private readonly slaveView: SlaveViewHealer | null;
 
   constructor(private readonly options: K2hdkcManagerOptions) {
     this.processes = options.createProcesses((signal) => this.waitCtlport(signal));
+    this.slaveView = options.role === 'slave' ? this.createSlaveView() : null;
     this.processes.onEvent((event) => {
       if (event.type !== 'crash-loop') return;
       // Nobody restarts it any more; only an explicit start clears this (restart, start_db...).
@@ -236,7 +240,7 @@ export class K2hdkcManager {
     const healer = this.healer;
     this.poller = null;
     this.healer = null;
-    await Promise.all([poller?.stop(), healer?.stop()]);
+    await Promise.all([poller?.stop(), healer?.stop(), this.slaveView?.stop()]);
   }
 
   /** SUSPENDMERGE / NOSUSPENDMERGE on this node's control port (ring-wide in chmpx). */
@@ -247,8 +251,30 @@ export class K2hdkcManager {
     return reply;
   }
 
-  /** Starts the ring self-heal of a server unless it runs already. */
+  private createSlaveView(): SlaveViewHealer {
+    const ring = this.options.ring ?? {};
+    return new SlaveViewHealer({
+      client: async () => {
+        const endpoint = await this.loadEndpoint();
+        return endpoint === null ? null : this.client(endpoint, 1000);
+      },
+      members: async () => {
+        const endpoint = await this.loadEndpoint();
+        return endpoint === null ? [] : this.members(endpoint);
+      },
+      host: (m) => m.name,
+      // Bounded like a start: a chmpx that does not come back must not hold the check loop for good.
+      restart: (signal) => this.processes.restart(this.bounded(signal)),
+      graceMs: ring.slaveViewGraceMs ?? 3000,
+      minGapMs: ring.slaveRestartGapMs ?? 10_000,
+      intervalMs: ring.checkMs ?? 5000,
+      log: this.options.log.child({ component: 'ring' }),
+    });
+  }
+
+  /** Starts the ring self-heal of a server (a slave: the check of its view) unless it runs already. */
   private heal(): void {
+    this.slaveView?.start();
     if (this.options.role !== 'server' || this.healer !== null) return;
     const ring = this.options.ring ?? {};
     this.healer = new RingHealer({
@@ -381,6 +407,8 @@ export class K2hdkcManager {
       if (this.crashed) throw new ProcessError('chmpx or k2hdkc kept crashing while the node was starting; see their logs.');
       last = await this.nodeHealth(endpoint, signal, undefined, true);
       if (last !== 'healthy' && joins !== null) await joins.check(this.client(endpoint, 1000), signal);
+      // A slave is ready once its chmpx reaches every server that serves (restarted when it does not).
+      if (last === 'healthy' && this.slaveView !== null && (await this.slaveView.check(signal)) !== 'whole') last = 'running';
       return last === 'healthy';
     });
     if (!reached) {

@@ -130,7 +130,7 @@ describe('stand-in data path: k2hdkclinetool through chmpx to the servers that o
   });
 
   it('a fourth server joins by merge: it takes its share, nobody loses a key, and every key still reads through the slave', async () => {
-    for (const n of [a, b, c, SLAVE]) await writeIniAtomically(ini(n), iniFor(n, [a, b, c, d], dir), { role: n === SLAVE ? 'slave' : 'server' });
+    for (const n of [a, b, c]) await writeIniAtomically(ini(n), iniFor(n, [a, b, c, d], dir), { role: 'server' });
     await waitFor(() => client(a).allStatus(), (s) => s.servers.length === 4, 'A lists D');
     const before = [a, b, c].map((n) => Object.keys(held(n)).length);
     await startServer(d, [a, b, c, d]);
@@ -144,6 +144,10 @@ describe('stand-in data path: k2hdkclinetool through chmpx to the servers that o
     expect(Object.keys(held(d)).length).toBeGreaterThan(0);
     // Merge copies, it never purges.
     expect([a, b, c].map((n) => Object.keys(held(n)).length >= before[[a, b, c].indexOf(n)]!)).toEqual([true, true, true]);
+    // The slave learns of D once D serves: a slave chmpx that cannot connect to a server marks it
+    // DOWN and never retries it (real chmpx 1.0.113; on a node the agent restarts the slave's
+    // chmpx then, k2hdkc/ring/slave-view.ts).
+    await writeIniAtomically(ini(SLAVE), iniFor(SLAVE, [a, b, c, d], dir), { role: 'slave' });
     await waitFor(() => client(SLAVE, SLAVE_CTLPORT).allStatus(), (s) => s.servers.filter((x) => x.status.code === IN).length === 4, 'the slave sees 4 in service');
     const viaSlave = await lineTool(SLAVE, SLAVE_CTLPORT, [...data.keys()].map((k) => `print ${k}`));
     expect(viaSlave.stderr).toBe('');

@@ -90,7 +90,8 @@ function dumpText({ conf, self, state, internalId, ring }) {
         ['ssl', 'no'],
         ['status', statusWord(e.s)],
         ['last status update', lastUpdate(e.at)],
-        ['socket', e.s.up ? 'connected' : 'none'],
+        // Real chmpx: the socket this chmpx holds to it, -1 for none (a slave's unreachable server).
+        ['sock', e.s.up ? String(10 + i) : '-1'],
       ]),
       '    }',
     );

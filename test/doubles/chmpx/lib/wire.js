@@ -31,6 +31,21 @@ function request(host, port, message, timeoutMs = 500) {
   });
 }
 
+/** Whether a TCP connection to host:port opens within `timeoutMs` (what a slave chmpx's connect to a server is). */
+function connects(host, port, timeoutMs = 2000) {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, host);
+    const done = (v) => {
+      socket.destroy();
+      clearTimeout(timer);
+      resolve(v);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.on('connect', () => done(true));
+    socket.on('error', () => done(false));
+  });
+}
+
 /** Serves JSON-line requests; `handler(msg, socket)` returns a reply object or undefined to keep the socket. */
 function serve(host, port, handler) {
   const server = net.createServer((socket) => {
@@ -55,4 +70,4 @@ function serve(host, port, handler) {
   return server.listen(port, host);
 }
 
-module.exports = { request, serve };
+module.exports = { request, connects, serve };
