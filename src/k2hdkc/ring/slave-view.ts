@@ -94,6 +94,9 @@ export interface SlaveViewHealerOptions {
 
 export type SlaveViewCheck = 'whole' | 'held' | 'restarted' | 'no-answer';
 
+/** The least time between two looks at the slave's control port. */
+const CHECK_GAP_MS = 1000;
+
 /**
  * Real chmpx 1.0.113 on a slave marks a server it could not connect to DOWN
  * (`ConnectServers(3879) : Could not connect to <server> ... set status to DOWN.`) and does not
@@ -108,6 +111,7 @@ export class SlaveViewHealer {
   /** memberLabel → when it was first seen held. */
   private readonly since = new Map<string, number>();
   private lastRestart: number | undefined;
+  private lastLook: { readonly at: number; readonly result: SlaveViewCheck } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private active = false;
@@ -117,8 +121,20 @@ export class SlaveViewHealer {
     this.now = options.now ?? Date.now;
   }
 
-  /** One look at the slave's view; restarts chmpx when due. Never throws except on cancellation. */
+  /**
+   * One look at the slave's view; restarts chmpx when due. Never throws except on cancellation.
+   * At most one look per second: the start loop calls this on every health poll, and a real
+   * slave chmpx flooded with ALLSTATUS/DUMP connections logged `AcceptCtlport ... errno=9`.
+   */
   async check(signal?: AbortSignal): Promise<SlaveViewCheck> {
+    const now = this.now();
+    if (this.lastLook !== undefined && now - this.lastLook.at < CHECK_GAP_MS) return this.lastLook.result;
+    const result = await this.look(signal);
+    this.lastLook = { at: now, result };
+    return result;
+  }
+
+  private async look(signal?: AbortSignal): Promise<SlaveViewCheck> {
     const client = await this.options.client();
     const all = client === null ? undefined : await client.allStatus(signal).catch(() => undefined);
     if (all === undefined) return 'no-answer';

@@ -107,10 +107,23 @@ describe('a slave whose chmpx holds a serving server out of its view', () => {
     t.dumpSock('14');
     expect(await t.healer.check()).toBe('whole');
     t.dumpSock('-1');
+    t.advance(1000);
     expect(await t.healer.check()).toBe('held');
     t.advance(3000);
     expect(await t.healer.check()).toBe('restarted');
     expect(t.lines.find((l) => l.level === 'warn')?.servers).toEqual([expect.objectContaining({ seen: 'SAFE -> [SERVICE IN][UP][n/a][Nothing][NoSuspend], no socket (DUMP sock = -1)' })]);
+  });
+
+  it('looks at the control port at most once a second (the start loop asks on every health poll)', async () => {
+    const t = await setUp(() => '0x21(SAFE -> [SERVICE IN][UP][n/a][Nothing][NoSuspend])');
+    t.seeCUp();
+    t.dumpSock('14');
+    expect(await t.healer.check()).toBe('whole');
+    t.dumpSock('-1');
+    t.advance(999);
+    expect(await t.healer.check()).toBe('whole');
+    t.advance(1);
+    expect(await t.healer.check()).toBe('held');
   });
 
   it('leaves it alone once the slave sees the server again, and a held spell starts over', async () => {
