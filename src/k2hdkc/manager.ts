@@ -254,13 +254,9 @@ export class K2hdkcManager {
   private createSlaveView(): SlaveViewHealer {
     const ring = this.options.ring ?? {};
     return new SlaveViewHealer({
-      client: async () => {
+      view: async () => {
         const endpoint = await this.loadEndpoint();
-        return endpoint === null ? null : this.client(endpoint, 1000);
-      },
-      members: async () => {
-        const endpoint = await this.loadEndpoint();
-        return endpoint === null ? [] : this.members(endpoint);
+        return endpoint === null ? null : { client: this.client(endpoint, 1000), members: await this.members(endpoint) };
       },
       host: (m) => m.name,
       // Bounded like a start: a chmpx that does not come back must not hold the check loop for good.

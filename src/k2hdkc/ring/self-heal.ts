@@ -1,4 +1,5 @@
 import type { Logger } from '../../log';
+import { RepeatingTask } from '../../system/repeating-task';
 import { CtlportClient } from '../ctlport/client';
 import type { ChmpxStatus } from '../ctlport/status-word';
 
@@ -25,24 +26,20 @@ export interface RingHealerOptions {
  * ends it first, so a scale-in is never undone.
  */
 export class RingHealer {
-  private timer: NodeJS.Timeout | undefined;
   private attempts = 0;
   private gaveUp = false;
-  private running: Promise<void> | undefined;
-  private active = false;
+  private readonly loop: RepeatingTask;
 
-  constructor(private readonly options: RingHealerOptions) {}
-
-  start(): void {
-    if (this.active) return;
-    this.active = true;
-    this.schedule();
+  constructor(private readonly options: RingHealerOptions) {
+    this.loop = new RepeatingTask(options.intervalMs, () => this.checkOnce(), (error) => options.log.warn({ err: error }, 'ring self-heal check failed'));
   }
 
-  async stop(): Promise<void> {
-    this.active = false;
-    clearTimeout(this.timer);
-    await this.running;
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One check; returns what it did (for tests and the log). */
@@ -69,18 +66,5 @@ export class RingHealer {
     const reply = await client.serviceIn().catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
     this.options.log.warn({ attempt: this.attempts, maxAttempts: this.options.maxAttempts, reply }, `sent SERVICEIN: ${reason}`);
     return 'serviced-in';
-  }
-
-  private schedule(): void {
-    if (!this.active) return;
-    this.timer = setTimeout(() => {
-      this.running = this.checkOnce()
-        .then(() => undefined, (error: unknown) => this.options.log.warn({ err: error }, 'ring self-heal check failed'))
-        .finally(() => {
-          this.running = undefined;
-          this.schedule();
-        });
-    }, this.options.intervalMs);
-    this.timer.unref();
   }
 }

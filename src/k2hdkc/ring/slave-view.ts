@@ -1,4 +1,5 @@
 import type { Logger } from '../../log';
+import { RepeatingTask } from '../../system/repeating-task';
 import { CtlportClient } from '../ctlport/client';
 import type { AllStatus } from '../ctlport/parse';
 import { isServingServer } from '../ctlport/status-word';
@@ -75,10 +76,8 @@ export async function heldServers(all: AllStatus, members: readonly RingMember[]
 }
 
 export interface SlaveViewHealerOptions {
-  /** This slave's control port; null when there is no INI. */
-  readonly client: () => Promise<CtlportClient | null>;
-  /** The servers of the INI on disk. */
-  readonly members: () => Promise<readonly RingMember[]>;
+  /** This slave's control port and the servers of the INI on disk (one read); null when there is no INI. */
+  readonly view: () => Promise<{ readonly client: CtlportClient; readonly members: readonly RingMember[] } | null>;
   readonly host: CtlportHost;
   /** Restarts this node's chmpx (a slave holds no data: cheap). */
   readonly restart: (signal?: AbortSignal) => Promise<void>;
@@ -112,13 +111,12 @@ export class SlaveViewHealer {
   private readonly since = new Map<string, number>();
   private lastRestart: number | undefined;
   private lastLook: { readonly at: number; readonly result: SlaveViewCheck } | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-  private active = false;
+  private readonly loop: RepeatingTask;
   private readonly now: () => number;
 
   constructor(private readonly options: SlaveViewHealerOptions) {
     this.now = options.now ?? Date.now;
+    this.loop = new RepeatingTask(options.intervalMs, () => this.check(), (error) => options.log.warn({ err: error }, 'slave ring view check failed'));
   }
 
   /**
@@ -135,14 +133,16 @@ export class SlaveViewHealer {
   }
 
   private async look(signal?: AbortSignal): Promise<SlaveViewCheck> {
-    const client = await this.options.client();
-    const all = client === null ? undefined : await client.allStatus(signal).catch(() => undefined);
+    const view = await this.options.view();
+    if (view === null) return 'no-answer';
+    const { client, members } = view;
+    const all = await client.allStatus(signal).catch(() => undefined);
     if (all === undefined) return 'no-answer';
     // The view alone is not enough: real chmpx showed the server [SERVICE IN][UP] in the slave's
     // ALLSTATUS (status updates from the ring) while it had no socket to it and reads of its keys
     // failed; the slave's DUMP says so (`sock = -1` in the server's entry).
-    const dump = await client!.send('DUMP', signal).catch(() => undefined);
-    const held = await heldServers(all, await this.options.members(), this.options.host, signal, dump === undefined ? undefined : parseDumpSockets(dump));
+    const dump = await client.send('DUMP', signal).catch(() => undefined);
+    const held = await heldServers(all, members, this.options.host, signal, dump === undefined ? undefined : parseDumpSockets(dump));
     const now = this.now();
     const labels = new Set(held.map((h) => memberLabel(h.member)));
     for (const key of [...this.since.keys()]) if (!labels.has(key)) this.since.delete(key);
@@ -164,27 +164,10 @@ export class SlaveViewHealer {
 
   /** Checks every `intervalMs` until stop(). */
   start(): void {
-    if (this.active) return;
-    this.active = true;
-    this.schedule();
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.active = false;
-    clearTimeout(this.timer);
-    await this.running;
-  }
-
-  private schedule(): void {
-    if (!this.active) return;
-    this.timer = setTimeout(() => {
-      this.running = this.check()
-        .catch((error: unknown) => this.options.log.warn({ err: error }, 'slave ring view check failed'))
-        .finally(() => {
-          this.running = undefined;
-          this.schedule();
-        });
-    }, this.options.intervalMs);
-    this.timer.unref();
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 }

@@ -50,8 +50,7 @@ describe('a slave whose chmpx holds a serving server out of its view', () => {
     const restarts: number[] = [];
     const { log, lines } = sinkLogger();
     const healer = new SlaveViewHealer({
-      client: async () => new CtlportClient({ host: '127.0.0.1', port: slave.port }),
-      members: async () => [member],
+      view: async () => ({ client: new CtlportClient({ host: '127.0.0.1', port: slave.port }), members: [member] }),
       host: () => '127.0.0.1',
       restart: async () => void restarts.push(now),
       graceMs: 3000,
@@ -155,8 +154,7 @@ describe('a slave whose chmpx holds a serving server out of its view', () => {
   it('says no-answer when the slave chmpx does not answer ALLSTATUS', async () => {
     const { log } = sinkLogger();
     const healer = new SlaveViewHealer({
-      client: async () => null,
-      members: async () => [],
+      view: async () => null,
       host: () => '127.0.0.1',
       restart: async () => undefined,
       graceMs: 0,
